@@ -1,0 +1,3 @@
+from sslctl.cli import main
+
+main()

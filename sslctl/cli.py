@@ -1,0 +1,114 @@
+"""The ``sslctl`` command line: parses, prints, exits. No logic of its own.
+
+Heavy libraries (torch, mlflow, optuna) are imported inside the commands so that
+``sslctl --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from sslctl.errors import SslctlError
+
+app = typer.Typer(
+    name="sslctl",
+    help="Run joint-embedding SSL experiments: pretrain -> linear eval -> OOD eval, "
+    "tracked in MLflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+RecipeArg = Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a recipe field: --set projector.width=4096 (repeatable)."),
+]
+
+
+def _fail(err: SslctlError) -> NoReturn:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+    raise typer.Exit(err.exit_code)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command()
+def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
+    """Print the fully resolved recipe, or the errors (exit code 2)."""
+    from sslctl.recipe import load_recipe, recipe_hash, to_yaml
+
+    try:
+        resolved = load_recipe(recipe, set_ or [])
+    except SslctlError as err:
+        _fail(err)
+    typer.echo(f"# {recipe} (hash {recipe_hash(resolved)})")
+    typer.echo(to_yaml(resolved), nl=False)
+
+
+@app.command()
+def pretrain(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    force: Annotated[bool, typer.Option(help="Retrain even if this recipe already finished.")] = False,
+) -> None:
+    """Run the pipeline pretrain -> linear eval -> OOD eval (+ baselines) for a recipe."""
+    from rich.console import Console
+
+    from sslctl.recipe import load_recipe
+
+    console = Console()
+    try:
+        resolved = load_recipe(recipe, set_ or [])
+    except SslctlError as err:
+        _fail(err)
+    signal.signal(signal.SIGTERM, _interrupt)
+    from sslctl.pipeline import run_pipeline
+    from sslctl.tracking import mlflow_ui_hint
+    from sslctl.ui import RichReporter, summary_table
+
+    reporter = RichReporter(console)
+    console.print(f"[bold]sslctl pretrain[/] {recipe}: {resolved.method.name} on "
+                  f"{resolved.data.name}, {resolved.optim.epochs} epochs, seed {resolved.seed}")
+    try:
+        result = run_pipeline(resolved, source=str(recipe), force=force, reporter=reporter,
+                              say=lambda m: console.print(f"[dim]{m}[/]"))
+    except SslctlError as err:
+        reporter.stop()
+        _fail(err)
+    except KeyboardInterrupt:
+        reporter.stop()
+        console.print("[yellow]interrupted[/]: run the same command again to resume "
+                      "from the last checkpoint")
+        raise typer.Exit(130) from None
+    reporter.stop()
+    if result.reused:
+        console.print(f"[green]already finished[/]: run {result.run_id} has this recipe "
+                      f"(hash {result.recipe_hash}); showing its results (--force retrains)")
+    console.print(summary_table(result.metrics, f"{resolved.experiment}: {recipe}"))
+    loss = result.metrics.get("pretrain/loss")
+    if loss is not None:
+        console.print(f"final pretrain loss {loss:.4f}" + (
+            f"   wall time {result.seconds:.0f} s" if result.seconds else ""))
+    from sslctl.tracking import tracking_uri
+
+    console.print(f"MLflow run [bold]{result.run_id}[/] in experiment '{result.experiment}'")
+    console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+
+
+def main() -> None:
+    """Entry point of the ``sslctl`` script."""
+    try:
+        app()
+    except SslctlError as err:  # raised outside a command's own handling
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)

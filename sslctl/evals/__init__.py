@@ -1,0 +1,1 @@
+"""Evaluations of frozen representations (linear probe, out-of-domain transfer)."""

@@ -1,0 +1,41 @@
+"""Frozen features, computed once per image set and cached in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from sslctl.data.augment import to_input
+from sslctl.runtime import autocast
+
+Encoder = Callable[[torch.Tensor], torch.Tensor]
+
+
+@torch.no_grad()
+def encode(
+    encoder: nn.Module | Encoder,
+    images: torch.Tensor,
+    *,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    batch_size: int = 1024,
+) -> torch.Tensor:
+    """Features of uint8 ``images`` [N, C, H, W] (no augmentation), float32 on the CPU."""
+    if isinstance(encoder, nn.Module):
+        encoder.eval()
+    size = images.shape[-1]
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        x = to_input(images[start : start + batch_size].to(device), mean, std, size)
+        with autocast(device, dtype):
+            chunks.append(encoder(x).float().cpu())
+    return torch.cat(chunks)
+
+
+def raw_pixels(x: torch.Tensor) -> torch.Tensor:
+    """The raw-pixel baseline "encoder": normalised pixels, flattened."""
+    return torch.flatten(x, 1)

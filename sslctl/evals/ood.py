@@ -1,0 +1,40 @@
+"""Out-of-domain evaluation: the in-domain linear head applied unchanged to shifted data.
+
+Image-set keys come from :func:`sslctl.data.load_ood`: ``digits`` or
+``<dataset>-c/<corruption>/<severity>``. Corruption suites are reported per corruption
+and severity, per corruption (mean over severities) and as one mean over everything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from statistics import mean
+
+import torch
+
+from sslctl.evals.linear import LinearProbe
+
+
+def ood_metrics(probe: LinearProbe, features: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """``{set key: (features, labels)}`` -> ``{"<key>/top1": accuracy, aggregates...}``."""
+    metrics: dict[str, float] = {}
+    per_corruption: dict[str, list[float]] = defaultdict(list)
+    per_suite: dict[str, list[float]] = defaultdict(list)
+    for key, (feats, labels) in features.items():
+        acc = probe.top1(feats, labels)
+        metrics[f"{key}/top1"] = acc
+        parts = key.split("/")
+        if len(parts) == 3:
+            suite, corruption, _severity = parts
+            per_corruption[f"{suite}/{corruption}"].append(acc)
+            per_suite[suite].append(acc)
+    for key, values in per_corruption.items():
+        metrics[f"{key}/top1"] = mean(values)
+    for key, values in per_suite.items():
+        metrics[f"{key}/top1"] = mean(values)
+    return metrics
+
+
+def headline(metrics: dict[str, float]) -> dict[str, float]:
+    """The OOD numbers worth a summary column: one per set or suite (no per-severity rows)."""
+    return {k: v for k, v in metrics.items() if k.count("/") == 1}

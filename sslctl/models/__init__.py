@@ -1,0 +1,1 @@
+"""Networks: backbones (encoders) and MLP projectors."""

@@ -1,0 +1,142 @@
+"""The chained pipeline ``pretrain -> linear eval -> OOD eval (+ baselines)`` for one
+recipe, with caching (a finished recipe is recognised by its hash) and resume (an
+interrupted run continues from its last checkpoint, in the same MLflow run)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sslctl.errors import RecipeError, SslctlError
+from sslctl.recipe import Recipe, flatten, recipe_hash, to_dict, to_yaml
+from sslctl.tracking import HASH_TAG, STATUS_TAG, TAG, Tracker, git_state
+
+STAGES = ("pretrain", "linear", "ood", "baselines")
+
+
+def runs_root() -> Path:
+    """Where checkpoints live: ``$SSLCTL_HOME/runs`` or ``./.sslctl/runs``."""
+    import os
+
+    return Path(os.environ.get("SSLCTL_HOME", ".sslctl")) / "runs"
+
+
+@dataclass
+class PipelineResult:
+    """What a pipeline run (or the recognised earlier run) produced."""
+
+    run_id: str
+    experiment: str
+    recipe_hash: str
+    metrics: dict[str, float]
+    reused: bool = False
+    resumed_epoch: int = 0
+    seconds: float = 0.0
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def run_pipeline(
+    recipe: Recipe, *, source: str = "<recipe>", force: bool = False, reporter: Any = None,
+    tracker: Tracker | None = None, say: Any = print,
+) -> PipelineResult:
+    """Run (or resume, or recognise) the full chain for ``recipe``."""
+    from sslctl.data import load_dataset, load_ood
+
+    start = time.perf_counter()
+    rhash = recipe_hash(recipe)
+    dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=recipe.data.download)
+    ood_sets = {}
+    for name in recipe.eval.ood.datasets:
+        ood_sets.update(load_ood(
+            name, reference=dataset, severities=tuple(recipe.eval.ood.severities),
+            corruptions=tuple(recipe.eval.ood.corruptions) if recipe.eval.ood.corruptions else None,
+        ))
+    preflight(recipe, dataset, source)
+
+    tracker = tracker or Tracker()
+    previous = tracker.find(recipe.experiment, rhash)
+    done = next((r for r in previous if r.complete), None)
+    if done is not None and not force:
+        return PipelineResult(done.run_id, recipe.experiment, rhash, done.metrics, reused=True,
+                              tags=done.tags)
+    unfinished = next((r for r in previous if not r.complete), None)
+    workdir = runs_root() / rhash
+    if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
+        run_id = unfinished.run_id
+        tracker.reopen(run_id)
+        tags = unfinished.tags
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+        run_id = _new_run(tracker, recipe, rhash, source)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
+        tags = {}
+    tracker.set_tags(run_id, {STATUS_TAG: "running"})
+    try:
+        from sslctl.stages import run_stages
+
+        result = run_stages(recipe, dataset, ood_sets, tracker=tracker, run_id=run_id,
+                            workdir=workdir, done_tags=tags, reporter=reporter, say=say)
+    except KeyboardInterrupt:
+        tracker.set_tags(run_id, {STATUS_TAG: "interrupted"})
+        tracker.finish(run_id, "KILLED")
+        raise
+    except BaseException as err:
+        tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
+        tracker.finish(run_id, "FAILED")
+        raise
+    tracker.set_tags(run_id, {STATUS_TAG: "complete"})
+    tracker.finish(run_id, "FINISHED")
+    final = tracker.get(run_id)
+    return PipelineResult(run_id, recipe.experiment, rhash, final.metrics,
+                          resumed_epoch=result.resumed_epoch,
+                          seconds=time.perf_counter() - start, tags=final.tags)
+
+
+def _checkpoint_belongs(workdir: Path, run_id: str) -> bool:
+    meta = workdir / "meta.json"
+    try:
+        return json.loads(meta.read_text()).get("run_id") == run_id
+    except (OSError, ValueError):
+        return False
+
+
+def _new_run(tracker: Tracker, recipe: Recipe, rhash: str, source: str) -> str:
+    from sslctl import __version__
+
+    exp_id = tracker.experiment_id(recipe.experiment)
+    name = f"{recipe.method.name}-{recipe.data.name}-s{recipe.seed}-{rhash[:6]}"
+    tags = {HASH_TAG: rhash, f"{TAG}recipe": source, f"{TAG}version": __version__,
+            f"{TAG}method": recipe.method.name, f"{TAG}seed": str(recipe.seed),
+            **{f"{TAG}{k}": v for k, v in git_state().items()}}
+    run_id = tracker.create(exp_id, name, tags)
+    tracker.log_params(run_id, flatten(to_dict(recipe)))
+    tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
+    return run_id
+
+
+def preflight(recipe: Recipe, dataset: Any, source: str) -> None:
+    """Cheap checks that need the data or the loss, done before any MLflow run exists."""
+    import torch
+
+    from sslctl.methods import build_loss
+    from sslctl.train import build_model
+
+    n_train = len(dataset.train.images)
+    if recipe.optim.batch_size > n_train:
+        raise RecipeError(source, [
+            f"optim.batch_size: got {recipe.optim.batch_size}; expected at most the "
+            f"{n_train} training images of {recipe.data.name}"])
+    model = build_model(recipe, dataset.train.images.shape[1])
+    loss_fn = build_loss(recipe.method.name, **recipe.method.params())
+    gen = torch.Generator().manual_seed(0)
+    z1 = torch.randn(recipe.optim.batch_size, model.embed_dim, generator=gen)
+    z2 = z1 + 0.1 * torch.randn(z1.shape, generator=gen)
+    try:
+        loss_fn(z1, z2)
+    except (ValueError, SslctlError) as err:
+        raise RecipeError(source, [f"method ({recipe.method.name}): {err}"]) from None

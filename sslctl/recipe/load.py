@@ -1,0 +1,240 @@
+"""Reading recipes: YAML (safe loading), ``extends:`` composition, ``--set`` overrides,
+validation with errors that name the field, the value and what was expected."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError, create_model
+
+from sslctl.errors import RecipeError
+from sslctl.recipe.schema import MethodConfig, Recipe
+
+HASH_EXCLUDED = ("launcher",)  # where a run executes does not change what it computes
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one YAML file into a mapping, with clear errors for the usual mistakes."""
+    if not path.is_file():
+        raise RecipeError(str(path), [f"file not found: {path}"])
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise RecipeError(str(path), [f"malformed YAML{where}: {problem}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(str(path), [f"expected a mapping at the top level, got {_kind(data)}"])
+    return data
+
+
+def compose(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read ``path`` and merge it over the recipes it ``extends`` (paths relative to it)."""
+    path = path.resolve()
+    if path in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, path))
+        raise RecipeError(str(path), [f"extends: cycle {chain}"])
+    data = read_yaml(path)
+    parents = data.pop("extends", None)
+    if parents is None:
+        return data
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        raise RecipeError(str(path), [f"extends: got {parents!r}; expected a path or a list"])
+    merged: dict[str, Any] = {}
+    for parent in parents:
+        merged = deep_merge(merged, compose(path.parent / parent, (*_seen, path)))
+    return deep_merge(merged, data)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``over`` into a copy of ``base`` (mappings merge, the rest replaces)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b=value"`` -> (["a", "b"], value parsed as YAML)."""
+    if "=" not in text:
+        raise RecipeError("--set", [f"{text!r}: expected PATH=VALUE, e.g. projector.width=4096"])
+    path, raw = text.split("=", 1)
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise RecipeError("--set", [f"{text!r}: empty field name in path {path!r}"])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    return keys, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides; a path that the schema does not have is an error."""
+    out = json.loads(json.dumps(data, default=list))  # deep copy of plain data
+    for text in overrides:
+        keys, value = parse_override(text)
+        _check_schema_path(keys, text, out)
+        node = out
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[keys[-1]] = value
+    return out
+
+
+def _check_schema_path(keys: list[str], text: str, data: dict[str, Any]) -> None:
+    model: type[BaseModel] = Recipe
+    for depth, key in enumerate(keys):
+        prefix = ".".join(keys[:depth]) or "the recipe"
+        if model is MethodConfig:
+            allowed = ["name", *_method_fields(_method_name(data))]
+        else:
+            allowed = list(model.model_fields)
+        if key not in allowed:
+            hint = _suggest(key, allowed)
+            raise RecipeError(
+                "--set", [f"{text!r}: {prefix} has no field {key!r}{hint}; fields: {allowed}"]
+            )
+        if model is MethodConfig:
+            return
+        annotation = model.model_fields[key].annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif depth < len(keys) - 1:
+            raise RecipeError("--set", [f"{text!r}: {'.'.join(keys[: depth + 1])} is not a block"])
+
+
+def _method_name(data: dict[str, Any]) -> str:
+    method = data.get("method")
+    name = method.get("name") if isinstance(method, dict) else None
+    return name if isinstance(name, str) else MethodConfig().name
+
+
+def _method_fields(name: str) -> list[str]:
+    from sslctl.methods import available, hyperparameters
+
+    return list(hyperparameters(name)) if name in available() else []
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def validate(data: dict[str, Any], source: str) -> Recipe:
+    """Validate plain data into a :class:`Recipe` with every default filled in."""
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(source, [_describe(e) for e in err.errors()]) from None
+    recipe.method = resolve_method(recipe.method, source)
+    return recipe
+
+
+def _describe(error: Any) -> str:
+    loc = [str(p) for p in error["loc"]]
+    path = ".".join(loc) or "recipe"
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        return f"{path}: unknown key{_suggest(loc[-1], allowed)}; expected one of {allowed}"
+    msg = error["msg"].removeprefix("Value error, ")
+    return f"{path}: got {value!r} ({_kind(value)}); {msg}"
+
+
+def _fields_at(loc: list[str]) -> list[str]:
+    model: Any = Recipe
+    for key in loc:
+        field = model.model_fields.get(key) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        model = field.annotation
+    return list(model.model_fields) if hasattr(model, "model_fields") else []
+
+
+def resolve_method(method: MethodConfig, source: str) -> MethodConfig:
+    """Check the method's hyper-parameters against its loss signature; fill in defaults."""
+    from sslctl.methods import hyperparameters
+
+    params = hyperparameters(method.name)
+    fields = {
+        name: (p.annotation if p.annotation is not p.empty else Any, p.default)
+        for name, p in params.items()
+    }
+    model = create_model(
+        f"{method.name}_params", __config__={"extra": "forbid", "strict": False}, **fields
+    )
+    given = method.params()
+    try:
+        resolved = model.model_validate(given)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            key = ".".join(str(p) for p in e["loc"])
+            if e["type"] == "extra_forbidden":
+                hint = _suggest(key, list(params))
+                problems.append(
+                    f"method.{key}: unknown hyper-parameter of {method.name!r}{hint}; "
+                    f"expected one of {list(params)}"
+                )
+            else:
+                problems.append(
+                    f"method.{key}: got {e.get('input')!r}; {e['msg']}"
+                )
+        raise RecipeError(source, problems) from None
+    return MethodConfig(name=method.name, **resolved.model_dump())
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, compose, override and validate a recipe file."""
+    data = compose(Path(path))
+    data = apply_overrides(data, overrides or [])
+    return validate(data, str(path))
+
+
+def to_dict(recipe: Recipe) -> dict[str, Any]:
+    """Plain, JSON-compatible data of a resolved recipe (tuples become lists)."""
+    return json.loads(recipe.model_dump_json())
+
+
+def recipe_hash(recipe: Recipe) -> str:
+    """Content hash of what a recipe computes (launcher settings excluded); keys caching."""
+    data = {k: v for k, v in to_dict(recipe).items() if k not in HASH_EXCLUDED}
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def to_yaml(recipe: Recipe) -> str:
+    """The resolved recipe as YAML, loadable again by :func:`load_recipe`."""
+    return yaml.safe_dump(to_dict(recipe), sort_keys=False)
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists kept as values)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

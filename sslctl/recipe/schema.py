@@ -1,0 +1,212 @@
+"""The recipe schema: typed, validated models for every field of a YAML recipe.
+
+Every block forbids unknown keys, so a typo is an error rather than a silently ignored
+setting. The ``method`` block is the exception: its keys are the keyword
+hyper-parameters of the loss function (``sslctl.methods``), checked against that
+function's signature by :func:`sslctl.recipe.load.resolve_method`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+Severity = Annotated[int, Field(ge=1, le=5)]
+
+
+class Block(BaseModel):
+    """A recipe block: unknown keys are errors, assignments are re-validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _ordered_pair(value: tuple[float, float], what: str) -> tuple[float, float]:
+    low, high = value
+    if low > high:
+        raise ValueError(f"{what} must be [low, high] with low <= high")
+    return value
+
+
+class DataConfig(Block):
+    """The pretraining dataset (also the in-domain evaluation data)."""
+
+    name: str = "mnist5k"
+    root: str | None = None
+    download: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from sslctl.data import available_datasets, is_known_dataset
+
+        if not is_known_dataset(name):
+            raise ValueError(f"unknown dataset; expected one of {available_datasets()}")
+        return name
+
+
+class ModelConfig(Block):
+    """The backbone (encoder) whose features are evaluated."""
+
+    backbone: Literal["resnet-mini", "resnet18", "resnet50"] = "resnet-mini"
+    width: PositiveInt = Field(32, description="base channel count of resnet-mini")
+    cifar_stem: bool = Field(True, description="3x3 stem without max-pool (torchvision resnets)")
+
+
+class ProjectorConfig(Block):
+    """MLP projector: ``depth`` linear layers (0 = no projector, 1 = one linear map)."""
+
+    depth: NonNegativeInt = 3
+    width: PositiveInt = 1024
+    out_dim: PositiveInt = 1024
+    batchnorm: bool = True
+    activation: Literal["relu", "gelu", "silu", "tanh", "leaky_relu"] = "relu"
+    last_bias: bool = False
+    frozen: bool = False
+
+
+class MethodConfig(BaseModel):
+    """The SSL loss: ``name`` plus the loss function's keyword hyper-parameters."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    name: str = "vicreg"
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from sslctl.methods import available
+
+        if name not in available():
+            raise ValueError(f"unknown method; expected one of {available()}")
+        return name
+
+    def params(self) -> dict[str, Any]:
+        """The hyper-parameters passed to ``sslctl.methods.build_loss``."""
+        return dict(self.model_extra or {})
+
+
+class OptimConfig(Block):
+    """Optimiser and schedule (linear warm-up, then cosine decay to zero)."""
+
+    name: Literal["adamw", "adam", "sgd", "lars"] = "adamw"
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 1e-4
+    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
+    batch_size: Annotated[int, Field(ge=2)] = 256
+    epochs: PositiveInt = 20
+    warmup_epochs: NonNegativeInt = 2
+    scale_lr: bool = Field(False, description="use lr * batch_size / 256 (the papers' rule)")
+    grad_clip: NonNegativeFloat | None = None
+
+    @model_validator(mode="after")
+    def _warmup_shorter(self) -> OptimConfig:
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(
+                f"warmup_epochs ({self.warmup_epochs}) must be <= epochs ({self.epochs})"
+            )
+        return self
+
+
+class AugmentConfig(Block):
+    """Batched two-view augmentation policy (same policy for both views)."""
+
+    crop_scale: tuple[Probability, Probability] = (0.3, 1.0)
+    crop_ratio: tuple[PositiveFloat, PositiveFloat] = (0.75, 4 / 3)
+    rotation: Annotated[float, Field(ge=0, le=180)] = 10.0
+    shear: Annotated[float, Field(ge=0, le=45)] = 0.0
+    flip: Probability = 0.0
+    jitter: Probability = 0.8
+    brightness: NonNegativeFloat = 0.4
+    contrast: NonNegativeFloat = 0.4
+    saturation: NonNegativeFloat = 0.0
+    hue: Annotated[float, Field(ge=0, le=0.5)] = 0.0
+    grayscale: Probability = 0.0
+    blur: Probability = 0.5
+    blur_sigma: tuple[PositiveFloat, PositiveFloat] = (0.1, 2.0)
+    solarize: Probability = 0.0
+    noise: Probability = 0.0
+    noise_std: NonNegativeFloat = 0.1
+
+    @field_validator("crop_scale", "crop_ratio", "blur_sigma")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return _ordered_pair(value, "range")
+
+
+class LinearEvalConfig(Block):
+    """Linear probe on frozen, cached, standardised features."""
+
+    enabled: bool = True
+    on: list[Literal["backbone", "projector"]] = ["backbone"]
+    epochs: PositiveInt = 100
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegativeFloat = 1e-4
+    batch_size: PositiveInt = 256
+
+
+class OODConfig(Block):
+    """Out-of-domain sets; the in-domain linear head is applied unchanged."""
+
+    datasets: list[str] = ["digits", "mnist5k-c"]
+    severities: list[Severity] = [1, 2, 3, 4, 5]
+    corruptions: list[str] | None = None
+
+    @field_validator("datasets")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        from sslctl.data import is_known_ood
+
+        bad = [n for n in names if not is_known_ood(n)]
+        if bad:
+            raise ValueError(
+                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c' "
+                "or a dataset name"
+            )
+        return names
+
+
+class EvalConfig(Block):
+    """Evaluations chained after pretraining."""
+
+    linear: LinearEvalConfig = LinearEvalConfig()
+    ood: OODConfig = OODConfig()
+    baselines: bool = Field(True, description="also evaluate raw pixels and a random-init backbone")
+
+
+class RuntimeConfig(Block):
+    """Where and how the computation runs; does not change what is computed."""
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    channels_last: bool = True
+    compile: bool = False
+    threads: PositiveInt | None = None
+    checkpoint_every: PositiveInt = Field(1, description="epochs between checkpoints")
+
+
+class LauncherConfig(Block):
+    """Where the pipeline is launched."""
+
+    kind: Literal["local", "slurm"] = "local"
+
+
+class Recipe(Block):
+    """A complete, resolved experiment description."""
+
+    experiment: Annotated[str, Field(min_length=1)] = "default"
+    seed: NonNegativeInt = 0
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    projector: ProjectorConfig = ProjectorConfig()
+    method: MethodConfig = MethodConfig()
+    optim: OptimConfig = OptimConfig()
+    augment: AugmentConfig = AugmentConfig()
+    eval: EvalConfig = EvalConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    launcher: LauncherConfig = LauncherConfig()

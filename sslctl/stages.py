@@ -1,0 +1,107 @@
+"""The stages of one pipeline run, each logged to MLflow and tagged when done, so a
+resumed run skips what is finished and continues pretraining from its checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sslctl.data.datasets import Dataset, ImageSet
+from sslctl.evals.features import raw_pixels
+from sslctl.evals.linear import protocol
+from sslctl.evals.suite import evaluate_encoder
+from sslctl.recipe import Recipe
+from sslctl.runtime import atomic_save, pick_device, pick_dtype, seed_everything, torch_threads
+from sslctl.tracking import TAG, Tracker
+from sslctl.train import EpochStats, Pretrainer, build_model
+
+
+@dataclass
+class StagesResult:
+    resumed_epoch: int
+
+
+def _done(tags: dict[str, str], stage: str) -> bool:
+    return tags.get(f"{TAG}stage.{stage}") == "done"
+
+
+def run_stages(
+    recipe: Recipe, dataset: Dataset, ood_sets: dict[str, ImageSet], *, tracker: Tracker,
+    run_id: str, workdir: Path, done_tags: dict[str, str], reporter: Any = None,
+    say: Callable[[str], None] = print,
+) -> StagesResult:
+    """Pretrain, then evaluate the backbone (and projector), then the baselines."""
+    device = pick_device(recipe.runtime.device)
+    dtype = pick_dtype(recipe.runtime.precision, device)
+    tracker.set_tags(run_id, {f"{TAG}device": str(device), f"{TAG}precision": str(dtype or "fp32")})
+
+    def mark(stage: str, status: str) -> None:
+        tracker.set_tags(run_id, {f"{TAG}stage.{stage}": status})
+
+    with torch_threads(recipe.runtime.threads):
+        seed_everything(recipe.seed)
+        trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
+        resumed_epoch = trainer.epoch if trainer.resume() else 0
+        if resumed_epoch:
+            say(f"resuming pretraining at epoch {resumed_epoch + 1}/{recipe.optim.epochs}")
+        if not _done(done_tags, "pretrain"):
+            mark("pretrain", "running")
+            trainer.fit(reporter, on_epoch=lambda s: tracker.log_metrics(
+                run_id, _epoch_metrics(s), step=s.epoch))
+            final = workdir / "model.pt"
+            atomic_save({"backbone": trainer.model.backbone.state_dict(),
+                         "projector": trainer.model.projector.state_dict()}, final)
+            tracker.log_artifact(run_id, final, "checkpoints")
+            mark("pretrain", "done")
+
+        evaluate = _evaluator(recipe, dataset, ood_sets, device, dtype)
+        if recipe.eval.linear.enabled and not _done(done_tags, "linear"):
+            say("linear and OOD evaluation of the pretrained encoder")
+            mark("linear", "running")
+            metrics: dict[str, float] = {}
+            for on in recipe.eval.linear.on:
+                encoder = trainer.model.backbone if on == "backbone" else trainer.model
+                prefix = "" if on == "backbone" else "projector/"
+                metrics.update({prefix + k: v for k, v in evaluate(encoder).items()})
+            tracker.log_metrics(run_id, metrics)
+            tracker.set_tags(run_id, {f"{TAG}protocol.linear": protocol(recipe.eval.linear),
+                                      f"{TAG}protocol.ood": _ood_protocol(ood_sets)})
+            mark("linear", "done")
+            mark("ood", "done")
+
+        if recipe.eval.baselines and recipe.eval.linear.enabled and not _done(done_tags, "baselines"):
+            say("baselines: raw pixels and a random-init backbone")
+            torch.manual_seed(recipe.seed)
+            random_init = build_model(recipe, dataset.train.images.shape[1]).backbone.to(device)
+            metrics = {f"baseline/raw/{k}": v for k, v in evaluate(raw_pixels).items()}
+            metrics.update({f"baseline/random/{k}": v for k, v in evaluate(random_init).items()})
+            tracker.log_metrics(run_id, metrics)
+            mark("baselines", "done")
+    return StagesResult(resumed_epoch)
+
+
+def _evaluator(recipe: Recipe, dataset: Dataset, ood_sets: dict[str, ImageSet],
+               device: torch.device, dtype: torch.dtype | None) -> Callable[[Any], dict[str, float]]:
+    def evaluate(encoder: Any) -> dict[str, float]:
+        return evaluate_encoder(encoder, dataset, ood_sets, recipe.eval.linear, device=device,
+                                dtype=dtype, seed=recipe.seed)
+    return evaluate
+
+
+def _epoch_metrics(stats: EpochStats) -> dict[str, float]:
+    return {
+        "pretrain/loss": stats.loss,
+        **{f"pretrain/{k}": v for k, v in stats.terms.items()},
+        "pretrain/lr": stats.lr,
+        "pretrain/epoch_seconds": stats.seconds,
+        "pretrain/images_per_s": stats.images_per_s,
+    }
+
+
+def _ood_protocol(ood_sets: dict[str, ImageSet]) -> str:
+    suites = sorted({k.split("/")[0] for k in ood_sets})
+    return f"in-domain linear head applied unchanged to {', '.join(suites)}"

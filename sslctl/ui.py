@@ -1,0 +1,76 @@
+"""Terminal presentation: progress bars while pretraining and the summary table after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from sslctl.evals.ood import headline
+
+
+class RichReporter:
+    """Two bars (epochs, steps of the current epoch) and a line per epoch."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            console=console, transient=False,
+        )
+        self.epochs: Any = None
+        self.steps: Any = None
+
+    def start(self, epochs: int, first_epoch: int, steps_per_epoch: int) -> None:
+        self.progress.start()
+        self.epochs = self.progress.add_task("pretrain", total=epochs, completed=first_epoch, info="")
+        self.steps = self.progress.add_task("  epoch", total=steps_per_epoch, info="")
+
+    def step(self) -> None:
+        self.progress.advance(self.steps)
+
+    def epoch(self, stats: Any) -> None:
+        info = f"loss {stats.loss:.4f}  {stats.images_per_s:.0f} img/s"
+        self.progress.update(self.epochs, advance=1, info=info)
+        self.progress.reset(self.steps)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def summary_table(metrics: dict[str, float], title: str) -> Table:
+    """Rows: SSL encoder and the two baselines; columns: linear top-1 and each OOD set."""
+    rows = {"ssl": {}, "raw pixels": {}, "random init": {}}
+    for key, value in metrics.items():
+        if key.startswith("baseline/raw/"):
+            rows["raw pixels"][key.removeprefix("baseline/raw/")] = value
+        elif key.startswith("baseline/random/"):
+            rows["random init"][key.removeprefix("baseline/random/")] = value
+        else:
+            rows["ssl"][key] = value
+    columns = ["linear/top1", *sorted(headline({k: v for k, v in rows["ssl"].items()
+                                               if k.startswith("ood/")}))]
+    table = Table(title=title)
+    table.add_column("encoder")
+    for col in columns:
+        table.add_column(col.removesuffix("/top1") + " top-1 %", justify="right")
+    for name, values in rows.items():
+        if values:
+            table.add_row(name, *(_fmt(values.get(c)) for c in columns))
+    if "projector/linear/top1" in metrics:
+        table.add_row("ssl (projector)", *(_fmt(metrics.get(f"projector/{c}")) for c in columns))
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
