@@ -59,7 +59,9 @@ def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
 def pretrain(
     recipe: RecipeArg,
     set_: SetOpt = None,
-    force: Annotated[bool, typer.Option(help="Retrain even if this recipe already finished.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Retrain even if this recipe already finished.")
+    ] = False,
 ) -> None:
     """Run the pipeline pretrain -> linear eval -> OOD eval (+ baselines) for a recipe."""
     from rich.console import Console
@@ -77,31 +79,88 @@ def pretrain(
     from sslctl.ui import RichReporter, summary_table
 
     reporter = RichReporter(console)
-    console.print(f"[bold]sslctl pretrain[/] {recipe}: {resolved.method.name} on "
-                  f"{resolved.data.name}, {resolved.optim.epochs} epochs, seed {resolved.seed}")
+    console.print(
+        f"[bold]sslctl pretrain[/] {recipe}: {resolved.method.name} on "
+        f"{resolved.data.name}, {resolved.optim.epochs} epochs, seed {resolved.seed}"
+    )
     try:
-        result = run_pipeline(resolved, source=str(recipe), force=force, reporter=reporter,
-                              say=lambda m: console.print(f"[dim]{m}[/]"))
+        result = run_pipeline(
+            resolved,
+            source=str(recipe),
+            force=force,
+            reporter=reporter,
+            say=lambda m: console.print(f"[dim]{m}[/]"),
+        )
     except SslctlError as err:
         reporter.stop()
         _fail(err)
     except KeyboardInterrupt:
         reporter.stop()
-        console.print("[yellow]interrupted[/]: run the same command again to resume "
-                      "from the last checkpoint")
+        console.print(
+            "[yellow]interrupted[/]: run the same command again to resume from the last checkpoint"
+        )
         raise typer.Exit(130) from None
     reporter.stop()
     if result.reused:
-        console.print(f"[green]already finished[/]: run {result.run_id} has this recipe "
-                      f"(hash {result.recipe_hash}); showing its results (--force retrains)")
+        console.print(
+            f"[green]already finished[/]: run {result.run_id} has this recipe "
+            f"(hash {result.recipe_hash}); showing its results (--force retrains)"
+        )
     console.print(summary_table(result.metrics, f"{resolved.experiment}: {recipe}"))
     loss = result.metrics.get("pretrain/loss")
     if loss is not None:
-        console.print(f"final pretrain loss {loss:.4f}" + (
-            f"   wall time {result.seconds:.0f} s" if result.seconds else ""))
+        console.print(
+            f"final pretrain loss {loss:.4f}"
+            + (f"   wall time {result.seconds:.0f} s" if result.seconds else "")
+        )
     from sslctl.tracking import tracking_uri
 
     console.print(f"MLflow run [bold]{result.run_id}[/] in experiment '{result.experiment}'")
+    console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+
+
+@app.command()
+def sweep(
+    name: Annotated[str, typer.Argument(help="Sweep name (sweeps/NAME.yaml) or path.")],
+    workers: Annotated[int | None, typer.Option(min=1, help="Parallel workers.")] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage: journal file or SQL URL.")
+    ] = None,
+    launcher: Annotated[
+        str, typer.Option(help="local or slurm (one array task per worker).")
+    ] = "local",
+) -> None:
+    """Run an Optuna sweep over recipe fields; again to continue or to show its results."""
+    from rich.console import Console
+
+    console = Console()
+    if launcher not in ("local", "slurm"):
+        _fail(SslctlError(f"--launcher: got {launcher!r}; expected local or slurm"))
+    try:
+        from sslctl.sweep.spec import load_sweep
+
+        spec = load_sweep(name)
+        signal.signal(signal.SIGTERM, _interrupt)
+        from sslctl.sweep.run import run_sweep
+
+        result = run_sweep(
+            spec,
+            storage=storage,
+            workers=workers,
+            launcher=launcher,
+            say=lambda m: console.print(f"[dim]{m}[/]"),
+        )
+    except SslctlError as err:
+        _fail(err)
+    from sslctl.tracking import mlflow_ui_hint, tracking_uri
+    from sslctl.ui import leaderboard_table
+
+    if result.already_finished:
+        console.print(f"[green]sweep {spec.name} already finished[/]: showing its results")
+    console.print(leaderboard_table(result, spec.objective.metric))
+    if result.best_yaml is not None:
+        console.print(f"best recipe: {result.best_yaml}  (sslctl pretrain {result.best_yaml})")
+    console.print(f"MLflow parent run [bold]{result.parent_run_id}[/]; storage {result.storage}")
     console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
 
 

@@ -28,3 +28,7 @@ class RecipeError(SslctlError):
 
 class NumericalError(SslctlError):
     """A matrix step (whitening, eigendecomposition) met a singular or non-finite input."""
+
+
+class Pruned(Exception):
+    """Raised inside a pipeline by a sweep's pruner: stop this run, it is not promising."""

@@ -16,7 +16,11 @@ class LARS(torch.optim.Optimizer):
     batch-norm parameters (1-d tensors) get neither weight decay nor the trust ratio."""
 
     def __init__(
-        self, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
+        self,
+        params,
+        lr: float,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
         eta: float = 0.001,
     ) -> None:
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, eta=eta))
@@ -32,7 +36,8 @@ class LARS(torch.optim.Optimizer):
                     grad = grad.add(p, alpha=group["weight_decay"])
                     w_norm, g_norm = torch.norm(p), torch.norm(grad)
                     trust = torch.where(
-                        (w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm,
+                        (w_norm > 0) & (g_norm > 0),
+                        group["eta"] * w_norm / g_norm,
                         torch.ones_like(w_norm),
                     )
                     grad = grad.mul(trust)
@@ -57,9 +62,7 @@ def build_optimizer(cfg: OptimConfig, model: nn.Module) -> torch.optim.Optimizer
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
     if cfg.name == "sgd":
-        return torch.optim.SGD(
-            params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return LARS(params, lr=lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sslctl.errors import RecipeError, SslctlError
+from sslctl.errors import Pruned, RecipeError, SslctlError
 from sslctl.recipe import Recipe, flatten, recipe_hash, to_dict, to_yaml
 from sslctl.tracking import HASH_TAG, STATUS_TAG, TAG, Tracker, git_state
 
@@ -40,8 +40,15 @@ class PipelineResult:
 
 
 def run_pipeline(
-    recipe: Recipe, *, source: str = "<recipe>", force: bool = False, reporter: Any = None,
-    tracker: Tracker | None = None, say: Any = print,
+    recipe: Recipe,
+    *,
+    source: str = "<recipe>",
+    force: bool = False,
+    reporter: Any = None,
+    tracker: Tracker | None = None,
+    say: Any = print,
+    extra_tags: dict[str, str] | None = None,
+    on_probe: Any = None,
 ) -> PipelineResult:
     """Run (or resume, or recognise) the full chain for ``recipe``."""
     from sslctl.data import load_dataset, load_ood
@@ -51,18 +58,25 @@ def run_pipeline(
     dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=recipe.data.download)
     ood_sets = {}
     for name in recipe.eval.ood.datasets:
-        ood_sets.update(load_ood(
-            name, reference=dataset, severities=tuple(recipe.eval.ood.severities),
-            corruptions=tuple(recipe.eval.ood.corruptions) if recipe.eval.ood.corruptions else None,
-        ))
+        ood_sets.update(
+            load_ood(
+                name,
+                reference=dataset,
+                severities=tuple(recipe.eval.ood.severities),
+                corruptions=tuple(recipe.eval.ood.corruptions)
+                if recipe.eval.ood.corruptions
+                else None,
+            )
+        )
     preflight(recipe, dataset, source)
 
     tracker = tracker or Tracker()
     previous = tracker.find(recipe.experiment, rhash)
     done = next((r for r in previous if r.complete), None)
     if done is not None and not force:
-        return PipelineResult(done.run_id, recipe.experiment, rhash, done.metrics, reused=True,
-                              tags=done.tags)
+        return PipelineResult(
+            done.run_id, recipe.experiment, rhash, done.metrics, reused=True, tags=done.tags
+        )
     unfinished = next((r for r in previous if not r.complete), None)
     workdir = runs_root() / rhash
     if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
@@ -71,7 +85,7 @@ def run_pipeline(
         tags = unfinished.tags
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-        run_id = _new_run(tracker, recipe, rhash, source)
+        run_id = _new_run(tracker, recipe, rhash, source, extra_tags or {})
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
         tags = {}
@@ -79,8 +93,22 @@ def run_pipeline(
     try:
         from sslctl.stages import run_stages
 
-        result = run_stages(recipe, dataset, ood_sets, tracker=tracker, run_id=run_id,
-                            workdir=workdir, done_tags=tags, reporter=reporter, say=say)
+        result = run_stages(
+            recipe,
+            dataset,
+            ood_sets,
+            tracker=tracker,
+            run_id=run_id,
+            workdir=workdir,
+            done_tags=tags,
+            reporter=reporter,
+            say=say,
+            on_probe=on_probe,
+        )
+    except Pruned as err:
+        tracker.set_tags(run_id, {STATUS_TAG: "pruned", f"{TAG}error": str(err)})
+        tracker.finish(run_id, "KILLED")
+        raise
     except KeyboardInterrupt:
         tracker.set_tags(run_id, {STATUS_TAG: "interrupted"})
         tracker.finish(run_id, "KILLED")
@@ -92,9 +120,15 @@ def run_pipeline(
     tracker.set_tags(run_id, {STATUS_TAG: "complete"})
     tracker.finish(run_id, "FINISHED")
     final = tracker.get(run_id)
-    return PipelineResult(run_id, recipe.experiment, rhash, final.metrics,
-                          resumed_epoch=result.resumed_epoch,
-                          seconds=time.perf_counter() - start, tags=final.tags)
+    return PipelineResult(
+        run_id,
+        recipe.experiment,
+        rhash,
+        final.metrics,
+        resumed_epoch=result.resumed_epoch,
+        seconds=time.perf_counter() - start,
+        tags=final.tags,
+    )
 
 
 def _checkpoint_belongs(workdir: Path, run_id: str) -> bool:
@@ -105,14 +139,22 @@ def _checkpoint_belongs(workdir: Path, run_id: str) -> bool:
         return False
 
 
-def _new_run(tracker: Tracker, recipe: Recipe, rhash: str, source: str) -> str:
+def _new_run(
+    tracker: Tracker, recipe: Recipe, rhash: str, source: str, extra_tags: dict[str, str]
+) -> str:
     from sslctl import __version__
 
     exp_id = tracker.experiment_id(recipe.experiment)
     name = f"{recipe.method.name}-{recipe.data.name}-s{recipe.seed}-{rhash[:6]}"
-    tags = {HASH_TAG: rhash, f"{TAG}recipe": source, f"{TAG}version": __version__,
-            f"{TAG}method": recipe.method.name, f"{TAG}seed": str(recipe.seed),
-            **{f"{TAG}{k}": v for k, v in git_state().items()}}
+    tags = {
+        HASH_TAG: rhash,
+        f"{TAG}recipe": source,
+        f"{TAG}version": __version__,
+        f"{TAG}method": recipe.method.name,
+        f"{TAG}seed": str(recipe.seed),
+        **{f"{TAG}{k}": v for k, v in git_state().items()},
+        **extra_tags,
+    }
     run_id = tracker.create(exp_id, name, tags)
     tracker.log_params(run_id, flatten(to_dict(recipe)))
     tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
@@ -128,9 +170,13 @@ def preflight(recipe: Recipe, dataset: Any, source: str) -> None:
 
     n_train = len(dataset.train.images)
     if recipe.optim.batch_size > n_train:
-        raise RecipeError(source, [
-            f"optim.batch_size: got {recipe.optim.batch_size}; expected at most the "
-            f"{n_train} training images of {recipe.data.name}"])
+        raise RecipeError(
+            source,
+            [
+                f"optim.batch_size: got {recipe.optim.batch_size}; expected at most the "
+                f"{n_train} training images of {recipe.data.name}"
+            ],
+        )
     model = build_model(recipe, dataset.train.images.shape[1])
     loss_fn = build_loss(recipe.method.name, **recipe.method.params())
     gen = torch.Generator().manual_seed(0)

@@ -30,9 +30,17 @@ def _done(tags: dict[str, str], stage: str) -> bool:
 
 
 def run_stages(
-    recipe: Recipe, dataset: Dataset, ood_sets: dict[str, ImageSet], *, tracker: Tracker,
-    run_id: str, workdir: Path, done_tags: dict[str, str], reporter: Any = None,
+    recipe: Recipe,
+    dataset: Dataset,
+    ood_sets: dict[str, ImageSet],
+    *,
+    tracker: Tracker,
+    run_id: str,
+    workdir: Path,
+    done_tags: dict[str, str],
+    reporter: Any = None,
     say: Callable[[str], None] = print,
+    on_probe: Callable[[int, float], None] | None = None,
 ) -> StagesResult:
     """Pretrain, then evaluate the backbone (and projector), then the baselines."""
     device = pick_device(recipe.runtime.device)
@@ -50,11 +58,25 @@ def run_stages(
             say(f"resuming pretraining at epoch {resumed_epoch + 1}/{recipe.optim.epochs}")
         if not _done(done_tags, "pretrain"):
             mark("pretrain", "running")
-            trainer.fit(reporter, on_epoch=lambda s: tracker.log_metrics(
-                run_id, _epoch_metrics(s), step=s.epoch))
+
+            def on_epoch(stats: EpochStats) -> None:
+                metrics = _epoch_metrics(stats)
+                every = recipe.eval.probe.every
+                if every and stats.epoch % every == 0:
+                    metrics["probe/top1"] = _probe(trainer, recipe, dataset, device, dtype)
+                tracker.log_metrics(run_id, metrics, step=stats.epoch)
+                if on_probe is not None and "probe/top1" in metrics:
+                    on_probe(stats.epoch, metrics["probe/top1"])
+
+            trainer.fit(reporter, on_epoch=on_epoch)
             final = workdir / "model.pt"
-            atomic_save({"backbone": trainer.model.backbone.state_dict(),
-                         "projector": trainer.model.projector.state_dict()}, final)
+            atomic_save(
+                {
+                    "backbone": trainer.model.backbone.state_dict(),
+                    "projector": trainer.model.projector.state_dict(),
+                },
+                final,
+            )
             tracker.log_artifact(run_id, final, "checkpoints")
             mark("pretrain", "done")
 
@@ -68,12 +90,21 @@ def run_stages(
                 prefix = "" if on == "backbone" else "projector/"
                 metrics.update({prefix + k: v for k, v in evaluate(encoder).items()})
             tracker.log_metrics(run_id, metrics)
-            tracker.set_tags(run_id, {f"{TAG}protocol.linear": protocol(recipe.eval.linear),
-                                      f"{TAG}protocol.ood": _ood_protocol(ood_sets)})
+            tracker.set_tags(
+                run_id,
+                {
+                    f"{TAG}protocol.linear": protocol(recipe.eval.linear),
+                    f"{TAG}protocol.ood": _ood_protocol(ood_sets),
+                },
+            )
             mark("linear", "done")
             mark("ood", "done")
 
-        if recipe.eval.baselines and recipe.eval.linear.enabled and not _done(done_tags, "baselines"):
+        if (
+            recipe.eval.baselines
+            and recipe.eval.linear.enabled
+            and not _done(done_tags, "baselines")
+        ):
             say("baselines: raw pixels and a random-init backbone")
             torch.manual_seed(recipe.seed)
             random_init = build_model(recipe, dataset.train.images.shape[1]).backbone.to(device)
@@ -84,12 +115,59 @@ def run_stages(
     return StagesResult(resumed_epoch)
 
 
-def _evaluator(recipe: Recipe, dataset: Dataset, ood_sets: dict[str, ImageSet],
-               device: torch.device, dtype: torch.dtype | None) -> Callable[[Any], dict[str, float]]:
+def _evaluator(
+    recipe: Recipe,
+    dataset: Dataset,
+    ood_sets: dict[str, ImageSet],
+    device: torch.device,
+    dtype: torch.dtype | None,
+) -> Callable[[Any], dict[str, float]]:
     def evaluate(encoder: Any) -> dict[str, float]:
-        return evaluate_encoder(encoder, dataset, ood_sets, recipe.eval.linear, device=device,
-                                dtype=dtype, seed=recipe.seed)
+        return evaluate_encoder(
+            encoder,
+            dataset,
+            ood_sets,
+            recipe.eval.linear,
+            device=device,
+            dtype=dtype,
+            seed=recipe.seed,
+        )
+
     return evaluate
+
+
+def _probe(
+    trainer: Pretrainer,
+    recipe: Recipe,
+    dataset: Dataset,
+    device: torch.device,
+    dtype: torch.dtype | None,
+) -> float:
+    """kNN top-1 of the current backbone on cached (unaugmented) features."""
+    from sslctl.evals.features import encode
+    from sslctl.evals.knn import knn_top1
+
+    def feats(images: ImageSet) -> torch.Tensor:
+        return encode(
+            trainer.model.backbone,
+            images.images,
+            mean=dataset.mean,
+            std=dataset.std,
+            device=device,
+            dtype=dtype,
+        )
+
+    top1 = knn_top1(
+        feats(dataset.train),
+        dataset.train.labels,
+        feats(dataset.test),
+        dataset.test.labels,
+        k=recipe.eval.probe.k,
+        temperature=0.07,
+        num_classes=dataset.train.num_classes,
+    )
+    trainer.model.train()
+    return top1
 
 
 def _epoch_metrics(stats: EpochStats) -> dict[str, float]:

@@ -44,8 +44,11 @@ def git_state(where: Path | None = None) -> dict[str, str]:
         if commit.returncode != 0:
             return {}
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-            capture_output=True, text=True, timeout=10,
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return {}
@@ -93,7 +96,8 @@ class Tracker:
         if exp is None:
             return []
         runs = self.client.search_runs(
-            [exp.experiment_id], filter_string=f"tags.`{HASH_TAG}` = '{recipe_hash}'",
+            [exp.experiment_id],
+            filter_string=f"tags.`{HASH_TAG}` = '{recipe_hash}'",
             order_by=["attributes.start_time DESC"],
         )
         return [self._ref(r) for r in runs]
@@ -104,8 +108,11 @@ class Tracker:
     @staticmethod
     def _ref(run: Any) -> RunRef:
         return RunRef(
-            run.info.run_id, run.info.experiment_id, run.info.status,
-            dict(run.data.tags), dict(run.data.metrics),
+            run.info.run_id,
+            run.info.experiment_id,
+            run.info.status,
+            dict(run.data.tags),
+            dict(run.data.metrics),
         )
 
     def create(self, experiment_id: str, name: str, tags: dict[str, str]) -> str:

@@ -53,8 +53,14 @@ def build_model(recipe: Recipe, in_channels: int) -> SSLModel:
         m.backbone, in_channels=in_channels, width=m.width, cifar_stem=m.cifar_stem
     )
     projector, embed_dim = build_projector(
-        feat_dim, depth=p.depth, width=p.width, out_dim=p.out_dim, batchnorm=p.batchnorm,
-        activation=p.activation, last_bias=p.last_bias, frozen=p.frozen,
+        feat_dim,
+        depth=p.depth,
+        width=p.width,
+        out_dim=p.out_dim,
+        batchnorm=p.batchnorm,
+        activation=p.activation,
+        last_bias=p.last_bias,
+        frozen=p.frozen,
     )
     return SSLModel(backbone, projector, feat_dim, embed_dim)
 
@@ -63,7 +69,10 @@ def build_augment(recipe: Recipe, dataset: Dataset, generator: torch.Generator) 
     """The recipe's augmentation policy, one call per batch."""
     size = dataset.train.images.shape[-1]
     return BatchAugment(
-        mean=dataset.mean, std=dataset.std, out_size=size, generator=generator,
+        mean=dataset.mean,
+        std=dataset.std,
+        out_size=size,
+        generator=generator,
         **recipe.augment.model_dump(),
     )
 
@@ -148,7 +157,9 @@ class Pretrainer:
             self.checkpoint_path,
         )
 
-    def fit(self, reporter: Reporter | None = None, on_epoch: Callable[[EpochStats], None] | None = None) -> list[dict[str, Any]]:
+    def fit(
+        self, reporter: Reporter | None = None, on_epoch: Callable[[EpochStats], None] | None = None
+    ) -> list[dict[str, Any]]:
         """Train from the current epoch to ``optim.epochs``; returns the per-epoch history."""
         reporter = reporter or SilentReporter()
         cfg = self.recipe.optim
@@ -169,7 +180,8 @@ class Pretrainer:
         steps = self.steps_per_epoch
         total, warmup = cfg.epochs * steps, cfg.warmup_epochs * steps
         order = torch.randperm(
-            len(self.images), generator=torch.Generator().manual_seed(self.recipe.seed * 100_003 + self.epoch)
+            len(self.images),
+            generator=torch.Generator().manual_seed(self.recipe.seed * 100_003 + self.epoch),
         ).to(self.device)
         self.model.train()
         sums: dict[str, float] = {}
@@ -187,8 +199,12 @@ class Pretrainer:
         seconds = time.perf_counter() - start
         means = {k: v / steps for k, v in sums.items()}
         return EpochStats(
-            epoch=self.epoch + 1, loss=means.pop("loss"), terms=means, lr=lr,
-            seconds=seconds, images_per_s=2 * steps * cfg.batch_size / seconds,
+            epoch=self.epoch + 1,
+            loss=means.pop("loss"),
+            terms=means,
+            lr=lr,
+            seconds=seconds,
+            images_per_s=2 * steps * cfg.batch_size / seconds,
         )
 
     def _step(self, batch: torch.Tensor) -> dict[str, float]:

@@ -24,16 +24,23 @@ class RichReporter:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=console, transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
         )
         self.epochs: Any = None
         self.steps: Any = None
 
     def start(self, epochs: int, first_epoch: int, steps_per_epoch: int) -> None:
         self.progress.start()
-        self.epochs = self.progress.add_task("pretrain", total=epochs, completed=first_epoch, info="")
+        self.epochs = self.progress.add_task(
+            "pretrain", total=epochs, completed=first_epoch, info=""
+        )
         self.steps = self.progress.add_task("  epoch", total=steps_per_epoch, info="")
 
     def step(self) -> None:
@@ -58,8 +65,10 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
             rows["random init"][key.removeprefix("baseline/random/")] = value
         else:
             rows["ssl"][key] = value
-    columns = ["linear/top1", *sorted(headline({k: v for k, v in rows["ssl"].items()
-                                               if k.startswith("ood/")}))]
+    columns = [
+        "linear/top1",
+        *sorted(headline({k: v for k, v in rows["ssl"].items() if k.startswith("ood/")})),
+    ]
     table = Table(title=title)
     table.add_column("encoder")
     for col in columns:
@@ -74,3 +83,30 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def leaderboard_table(result: Any, objective: str) -> Table:
+    """A sweep's trials, best first."""
+    table = Table(title=f"sweep {result.name} ({result.study})")
+    keys = sorted({k for row in result.rows for k in row.point})
+    table.add_column("trial", justify="right")
+    for key in keys:
+        table.add_column(key)
+    table.add_column(objective, justify="right")
+    table.add_column("state")
+    table.add_column("runs / reason")
+    for row in result.rows:
+        value = (
+            "-"
+            if row.value is None
+            else f"{row.value:.2f}" + (f" ± {row.std:.2f}" if row.std is not None else "")
+        )
+        note = row.reason or ", ".join(r[:8] for r in row.runs)
+        table.add_row(
+            str(row.trial),
+            *(str(row.point.get(k, "")) for k in keys),
+            value,
+            row.state.lower(),
+            note,
+        )
+    return table

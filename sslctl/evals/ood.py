@@ -15,7 +15,9 @@ import torch
 from sslctl.evals.linear import LinearProbe
 
 
-def ood_metrics(probe: LinearProbe, features: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+def ood_metrics(
+    probe: LinearProbe, features: dict[str, tuple[torch.Tensor, torch.Tensor]]
+) -> dict[str, float]:
     """``{set key: (features, labels)}`` -> ``{"<key>/top1": accuracy, aggregates...}``."""
     metrics: dict[str, float] = {}
     per_corruption: dict[str, list[float]] = defaultdict(list)

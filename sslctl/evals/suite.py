@@ -26,11 +26,13 @@ def evaluate_encoder(
     """Return ``{"linear/top1": ..., "ood/<set>/top1": ...}`` for ``encoder``."""
 
     def feats(images: ImageSet) -> torch.Tensor:
-        return encode(encoder, images.images, mean=dataset.mean, std=dataset.std,
-                      device=device, dtype=dtype)
+        return encode(
+            encoder, images.images, mean=dataset.mean, std=dataset.std, device=device, dtype=dtype
+        )
 
-    probe = train_probe(feats(dataset.train), dataset.train.labels, dataset.train.num_classes,
-                        cfg, seed=seed)
+    probe = train_probe(
+        feats(dataset.train), dataset.train.labels, dataset.train.num_classes, cfg, seed=seed
+    )
     metrics = {"linear/top1": probe.top1(feats(dataset.test), dataset.test.labels)}
     shifted = {key: (feats(s), s.labels) for key, s in ood_sets.items()}
     metrics.update({f"ood/{k}": v for k, v in ood_metrics(probe, shifted).items()})

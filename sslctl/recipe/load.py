@@ -158,6 +158,8 @@ def _describe(error: Any) -> str:
         allowed = _fields_at(loc[:-1])
         return f"{path}: unknown key{_suggest(loc[-1], allowed)}; expected one of {allowed}"
     msg = error["msg"].removeprefix("Value error, ")
+    if not loc or isinstance(value, dict):  # a check across fields names them itself
+        return msg if not loc else f"{path}: {msg}"
     return f"{path}: got {value!r} ({_kind(value)}); {msg}"
 
 
@@ -197,9 +199,7 @@ def resolve_method(method: MethodConfig, source: str) -> MethodConfig:
                     f"expected one of {list(params)}"
                 )
             else:
-                problems.append(
-                    f"method.{key}: got {e.get('input')!r}; {e['msg']}"
-                )
+                problems.append(f"method.{key}: got {e.get('input')!r}; {e['msg']}")
         raise RecipeError(source, problems) from None
     return MethodConfig(name=method.name, **resolved.model_dump())
 

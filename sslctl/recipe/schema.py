@@ -165,16 +165,23 @@ class OODConfig(Block):
         bad = [n for n in names if not is_known_ood(n)]
         if bad:
             raise ValueError(
-                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c' "
-                "or a dataset name"
+                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c' or a dataset name"
             )
         return names
+
+
+class ProbeConfig(Block):
+    """A cheap kNN probe on cached features during pretraining (learning curves, pruning)."""
+
+    every: NonNegativeInt = Field(0, description="epochs between probes; 0 = off")
+    k: PositiveInt = 20
 
 
 class EvalConfig(Block):
     """Evaluations chained after pretraining."""
 
     linear: LinearEvalConfig = LinearEvalConfig()
+    probe: ProbeConfig = ProbeConfig()
     ood: OODConfig = OODConfig()
     baselines: bool = Field(True, description="also evaluate raw pixels and a random-init backbone")
 
@@ -210,3 +217,17 @@ class Recipe(Block):
     eval: EvalConfig = EvalConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     launcher: LauncherConfig = LauncherConfig()
+
+    @model_validator(mode="after")
+    def _projector_needed(self) -> Recipe:
+        if self.projector.depth == 0 and self.projector.frozen:
+            raise ValueError(
+                "projector.depth: got 0 with projector.frozen: true; a frozen projector "
+                "needs depth >= 1 (depth 0 means no projector)"
+            )
+        if self.projector.depth == 0 and "projector" in self.eval.linear.on:
+            raise ValueError(
+                "projector.depth: got 0 but eval.linear.on includes 'projector'; "
+                "expected depth >= 1 or eval.linear.on: [backbone]"
+            )
+        return self

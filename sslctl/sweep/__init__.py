@@ -1,0 +1,1 @@
+"""Optuna sweeps over recipe fields (projector depth and width, loss coefficients, ...)."""

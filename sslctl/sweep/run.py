@@ -1,0 +1,194 @@
+"""Running a sweep: the study and the MLflow parent run are created once, then workers
+(in-process, local processes or SLURM array tasks) pull trials; at the end a leaderboard
+and the best recipe as YAML. Running the same sweep again continues where it stopped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from sslctl.recipe import to_yaml
+from sslctl.sweep.spec import SweepSpec
+from sslctl.sweep.study import (
+    counted,
+    create_or_load,
+    default_storage,
+    open_storage,
+    reap_stale,
+    remaining,
+    study_name,
+)
+from sslctl.sweep.worker import work
+from sslctl.tracking import TAG, Tracker
+
+States = optuna.trial.TrialState
+
+
+@dataclass
+class Row:
+    """One leaderboard line."""
+
+    trial: int
+    state: str
+    point: dict[str, Any]
+    value: float | None
+    std: float | None
+    runs: list[str]
+    reason: str
+
+
+@dataclass
+class SweepResult:
+    name: str
+    study: str
+    storage: str
+    parent_run_id: str
+    rows: list[Row]
+    reaped: list[int]
+    already_finished: bool
+    best_yaml: Path | None
+
+
+def _parent_run(spec: SweepSpec, tracker: Tracker, name: str) -> str:
+    experiment = spec.recipe_for({}, spec.seeds[0]).experiment
+    exp_id = tracker.experiment_id(experiment)
+    found = tracker.client.search_runs(
+        [exp_id], filter_string=f"tags.`{TAG}sweep_study` = '{name}'", max_results=1
+    )
+    if found:
+        return found[0].info.run_id
+    run_id = tracker.create(
+        exp_id,
+        f"sweep-{spec.name}",
+        {f"{TAG}sweep": spec.name, f"{TAG}sweep_study": name, f"{TAG}sweep_parent": "true"},
+    )
+    tracker.log_params(
+        run_id,
+        {
+            "sampler": spec.sampler,
+            "pruner": spec.pruner,
+            "objective": spec.objective.metric,
+            "direction": spec.objective.direction,
+            "space": list(spec.space),
+            "seeds": spec.seeds,
+            "base": spec.base,
+            "trials": spec.trials,
+        },
+    )
+    return run_id
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    storage: str | None = None,
+    workers: int | None = None,
+    launcher: str = "local",
+    say: Any = print,
+) -> SweepResult:
+    """Run (or continue, or just report) a sweep."""
+    url = storage or default_storage(spec)
+    store = open_storage(url)
+    study = create_or_load(spec, store)  # once, before any worker starts
+    tracker = Tracker()
+    parent = _parent_run(spec, tracker, study.study_name)
+    reaped = reap_stale(study)
+    if reaped:
+        say(f"trials {reaped} were left running by a dead worker: marked failed, queued again")
+    finished = remaining(spec, study) == 0
+    if not finished:
+        tracker.reopen(parent)
+        n = workers or spec.workers
+        if launcher == "slurm":
+            from sslctl.launch.slurm import submit_sweep_workers
+
+            submit_sweep_workers(spec, url, parent, n)
+            return _result(spec, study, url, parent, reaped, False, write_best=False)
+        if n == 1:
+            work(spec, url, parent, say=say)
+        else:
+            _local_workers(spec, url, parent, n, study, say)
+        tracker.finish(parent, "FINISHED")
+    result = _result(spec, study, url, parent, reaped, finished, write_best=True)
+    if result.best_yaml is not None:
+        tracker.log_artifact(parent, result.best_yaml)
+    return result
+
+
+def _local_workers(
+    spec: SweepSpec, url: str, parent: str, n: int, study: optuna.Study, say: Any
+) -> None:
+    logs = Path(url).parent / spec.name if "://" not in url else Path(".sslctl/sweeps") / spec.name
+    logs.mkdir(parents=True, exist_ok=True)
+    assert spec.path is not None
+    procs = []
+    for i in range(n):
+        log = open(logs / f"worker-{i}.log", "a")  # noqa: SIM115 - closed below
+        cmd = [
+            sys.executable,
+            "-m",
+            "sslctl.sweep.worker",
+            str(spec.path.resolve()),
+            "--storage",
+            url,
+            "--parent-run",
+            parent,
+        ]
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+    say(f"{n} workers started; logs in {logs}")
+    try:
+        while any(p.poll() is None for p, _ in procs):
+            time.sleep(2)
+    finally:
+        for proc, log in procs:
+            if proc.poll() is None:
+                proc.terminate()
+            log.close()
+    bad = [p.returncode for p, _ in procs if p.returncode]
+    if bad:
+        say(f"{len(bad)} worker(s) exited with an error; see {logs}")
+
+
+def _result(
+    spec: SweepSpec,
+    study: optuna.Study,
+    url: str,
+    parent: str,
+    reaped: list[int],
+    finished: bool,
+    write_best: bool,
+) -> SweepResult:
+    rows = [
+        Row(
+            t.number,
+            t.state.name,
+            t.user_attrs.get("point") or dict(t.params),
+            t.value if t.state == States.COMPLETE else None,
+            t.user_attrs.get("std"),
+            list(t.user_attrs.get("run_ids", [])),
+            t.user_attrs.get("reason", ""),
+        )
+        for t in counted(study)
+        if t.state != States.WAITING
+    ]
+    sign = -1 if spec.objective.direction == "maximize" else 1
+    rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0), r.trial))
+    best = None
+    if write_best and rows and rows[0].value is not None:
+        best = (
+            Path(url).parent / f"{spec.name}.best.yaml"
+            if "://" not in url
+            else Path(f"{spec.name}.best.yaml")
+        )
+        recipe = spec.recipe_for(rows[0].point, spec.seeds[0])
+        best.write_text(
+            f"# best point of sweep {spec.name}: {spec.objective.metric} = "
+            f"{rows[0].value:.3f}\n" + to_yaml(recipe)
+        )
+    return SweepResult(spec.name, study_name(spec), url, parent, rows, reaped, finished, best)

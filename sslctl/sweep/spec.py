@@ -1,0 +1,175 @@
+"""Sweep files (``sweeps/NAME.yaml``): a base recipe, a search space over dotted recipe
+paths, the sampler, pruner, objective, budget and seeds. Validated completely (every
+grid value and range end is tried against the recipe schema) before anything exists."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sslctl.errors import RecipeError, SslctlError
+from sslctl.recipe import Recipe, validate
+from sslctl.recipe.load import apply_overrides, compose, read_yaml
+
+
+class Range(BaseModel):
+    """A numeric range: ``{low, high}`` (+ ``log``, ``step``, ``type: int|float``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+    type: Literal["int", "float"] = "float"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.low >= self.high:
+            raise ValueError(f"range needs low < high, got low={self.low}, high={self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got low={self.low}")
+        if self.step is not None and self.step <= 0:
+            raise ValueError(f"step must be > 0, got {self.step}")
+        return self
+
+    def ends(self) -> list[Any]:
+        cast = int if self.type == "int" else float
+        return [cast(self.low), cast(self.high)]
+
+
+class Choices(BaseModel):
+    """A categorical dimension: ``{choices: [...]}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    choices: Annotated[list[Any], Field(min_length=1)]
+
+
+Dimension = list[Any] | Range | Choices
+
+
+class Objective(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = "linear/top1"
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+class SweepSpec(BaseModel):
+    """One sweep definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    base: str = Field(description="base recipe, relative to the sweep file")
+    set: list[str] = Field(default_factory=list, description="overrides applied to the base")
+    space: dict[str, Dimension]
+    sampler: Literal["grid", "tpe", "random"] = "grid"
+    pruner: Literal["median", "hyperband", "none"] = "none"
+    objective: Objective = Objective()
+    trials: Annotated[int, Field(gt=0)] | None = None
+    seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = [0]
+    workers: Annotated[int, Field(gt=0)] = 1
+    probe_every: Annotated[int, Field(gt=0)] = 2
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _grid_needs_lists(self) -> SweepSpec:
+        if not self.space:
+            raise ValueError("space: empty; expected at least one dotted recipe path")
+        for key, dim in self.space.items():
+            if isinstance(dim, list) and not dim:
+                raise ValueError(f"space.{key}: empty grid; expected a non-empty list")
+        if self.sampler == "grid":
+            bad = [k for k, d in self.space.items() if isinstance(d, Range)]
+            if bad:
+                raise ValueError(f"sampler grid needs lists or choices; {bad} are ranges")
+        elif self.trials is None:
+            raise ValueError(f"trials: required for sampler {self.sampler!r}")
+        return self
+
+    def base_path(self) -> Path:
+        return ((self.path.parent if self.path else Path.cwd()) / self.base).resolve()
+
+    def grid(self) -> list[dict[str, Any]]:
+        """Every point of a grid sweep, in a fixed order."""
+        keys = list(self.space)
+        values = [d.choices if isinstance(d, Choices) else d for d in self.space.values()]
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+    def recipe_for(self, point: dict[str, Any], seed: int) -> Recipe:
+        """The base recipe with the sweep's overrides, this point and this seed. A point
+        that changes ``method.name`` starts from that method's defaults."""
+        source = str(self.base_path())
+        data = apply_overrides(compose(self.base_path()), self.set)
+        if "method.name" in point:
+            data["method"] = {"name": point["method.name"]}
+        overrides = [f"{k}={_yaml_value(v)}" for k, v in point.items()]
+        return validate(apply_overrides(data, [*overrides, f"seed={seed}"]), source)
+
+
+def _yaml_value(value: Any) -> str:
+    import json
+
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def find_sweep(name_or_path: str) -> Path:
+    """``projector-width`` -> ``sweeps/projector-width.yaml``; a path is used as is."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        candidates = [path]
+    else:
+        candidates = [
+            Path("sweeps") / f"{name_or_path}.yaml",
+            Path(__file__).resolve().parents[2] / "sweeps" / f"{name_or_path}.yaml",
+        ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise SslctlError(
+        f"sweep {name_or_path!r} not found; looked for {[str(c) for c in candidates]}"
+    )
+
+
+def load_sweep(name_or_path: str) -> SweepSpec:
+    """Read and fully validate a sweep file (each grid value and range end is tried)."""
+    path = find_sweep(name_or_path)
+    data = read_yaml(path)
+    data.setdefault("name", path.stem)
+    try:
+        spec = SweepSpec.model_validate({**data, "path": path})
+    except ValidationError as err:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'sweep'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        ]
+        raise RecipeError(str(path), problems) from None
+    _check_space(spec, str(path))
+    return spec
+
+
+def _check_space(spec: SweepSpec, source: str) -> None:
+    problems: list[str] = []
+    try:
+        spec.recipe_for({}, spec.seeds[0])
+    except RecipeError as err:
+        raise RecipeError(source, [f"base {spec.base}: {p}" for p in err.problems]) from None
+    for key, dim in spec.space.items():
+        values = (
+            dim.choices
+            if isinstance(dim, Choices)
+            else (dim.ends() if isinstance(dim, Range) else dim)
+        )
+        for value in values:
+            try:
+                spec.recipe_for({key: value}, spec.seeds[0])
+            except RecipeError as err:
+                problems.extend(f"space.{key}={value!r}: {p}" for p in err.problems)
+    if problems:
+        raise RecipeError(source, problems)

@@ -1,0 +1,34 @@
+"""Shared fixtures: every test runs in its own working directory with its own MLflow store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPES = REPO / "recipes"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory with MLflow and checkpoints under it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("SSLCTL_HOME", str(tmp_path / ".sslctl"))
+    return tmp_path
+
+
+def sslctl_cmd(*args: str) -> list[str]:
+    """The command line that runs the installed CLI with this interpreter."""
+    return [sys.executable, "-m", "sslctl", *args]
+
+
+def cli_env(workdir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    env["SSLCTL_HOME"] = str(workdir / ".sslctl")
+    env.setdefault("OMP_NUM_THREADS", "2")
+    return env

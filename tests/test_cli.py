@@ -1,0 +1,81 @@
+"""The command line: fast start, exit code 2 on bad input, and nothing logged for it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RECIPES, cli_env, sslctl_cmd
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """`sslctl --help` must not import torch, mlflow or optuna (they cost seconds)."""
+    code = (
+        "import sys; from typer.testing import CliRunner; from sslctl.cli import app;"
+        "r = CliRunner().invoke(app, ['--help']); assert r.exit_code == 0, r.output;"
+        "heavy = {'torch', 'mlflow', 'optuna', 'submitit'} & set(sys.modules);"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(
+    ("recipe_text", "overrides", "fragment"),
+    [
+        ("extends: {base}\nprojector: {width: -1}\n", [], "projector.width"),
+        ("extends: {base}\nmethod: {name: nosuch}\n", [], "method.name"),
+        ("extends: {base}\ndata: {name: nosuch}\n", [], "data.name"),
+        ("extends: {base}\n", ["--set", "projector.nosuch=1"], "nosuch"),
+        ("extends: {base}\nprojector: {depth: 0, frozen: true}\n", [], "projector.depth"),
+        ("extends: {base}\n  bad: [\n", [], "malformed YAML"),
+    ],
+)
+def test_bad_recipe_exits_2_and_creates_no_run(
+    tmp_path: Path, recipe_text: str, overrides: list[str], fragment: str
+) -> None:
+    """Bad input: exit code 2, a message naming the field, and no MLflow store or run."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(recipe_text.replace("{base}", str(RECIPES / "base.yaml")))
+    out = subprocess.run(
+        sslctl_cmd("pretrain", str(path), *overrides),
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert fragment in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / ".sslctl").exists()
+
+
+def test_missing_recipe_file_exits_2(tmp_path: Path) -> None:
+    """A recipe path that does not exist: exit 2 and the path in the message."""
+    out = subprocess.run(
+        sslctl_cmd("validate", "nope.yaml"),
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "nope.yaml" in out.stderr
+
+
+def test_validate_prints_resolved_recipe(tmp_path: Path) -> None:
+    """`validate` prints the resolved recipe with defaults and overrides applied."""
+    out = subprocess.run(
+        sslctl_cmd("validate", str(RECIPES / "intl.yaml"), "--set", "seed=7"),
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "seed: 7" in out.stdout and "name: intl" in out.stdout and "iters: 4" in out.stdout
