@@ -106,7 +106,7 @@ def pretrain(
             f"[green]already finished[/]: run {result.run_id} has this recipe "
             f"(hash {result.recipe_hash}); showing its results (--force retrains)"
         )
-    console.print(summary_table(result.metrics, f"{resolved.experiment}: {recipe}"))
+    console.print(summary_table(result.metrics, f"{resolved.experiment}: {recipe.name}"))
     loss = result.metrics.get("pretrain/loss")
     if loss is not None:
         console.print(

@@ -52,6 +52,9 @@ class RichReporter:
         self.progress.reset(self.steps)
 
     def stop(self) -> None:
+        if self.steps is not None:
+            self.progress.remove_task(self.steps)
+            self.steps = None
         self.progress.stop()
 
 

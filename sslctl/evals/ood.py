@@ -38,5 +38,6 @@ def ood_metrics(
 
 
 def headline(metrics: dict[str, float]) -> dict[str, float]:
-    """The OOD numbers worth a summary column: one per set or suite (no per-severity rows)."""
-    return {k: v for k, v in metrics.items() if k.count("/") == 1}
+    """The OOD numbers worth a summary column: one per set or suite, i.e. ``ood/<set>/top1``
+    (no per-corruption or per-severity rows)."""
+    return {k: v for k, v in metrics.items() if k.startswith("ood/") and k.count("/") == 2}

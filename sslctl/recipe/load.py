@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,33 @@ from sslctl.recipe.schema import MethodConfig, Recipe
 HASH_EXCLUDED = ("launcher",)  # where a run executes does not change what it computes
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe loading with YAML 1.2 booleans: only true/false are booleans, so keys such as
+    ``on:`` (``eval.linear.on``) stay strings instead of becoming True as in YAML 1.1."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` with YAML 1.2 booleans."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse one YAML file into a mapping, with clear errors for the usual mistakes."""
     if not path.is_file():
         raise RecipeError(str(path), [f"file not found: {path}"])
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_load(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -76,7 +98,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not all(keys):
         raise RecipeError("--set", [f"{text!r}: empty field name in path {path!r}"])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
+        value = safe_load(raw) if raw.strip() else raw
     except yaml.YAMLError:
         value = raw
     return keys, value
