@@ -1,0 +1,131 @@
+"""Compute figures: matmul peak, pretrain-step throughput and model FLOP utilisation (MFU),
+and the cost of the whitening steps (IterNorm vs Cholesky vs eigendecomposition)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from sslctl.bench.common import Figure, timeit
+from sslctl.runtime import autocast
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
+    """Measured dense matmul throughput in FLOP/s (the denominator of MFU)."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+
+    def run() -> None:
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return 2 * n**3 / timeit(run, repeat=5)
+
+
+def train_step(
+    label: str,
+    overrides: list[str],
+    channels: int,
+    size: int,
+    device: torch.device,
+    peak: float,
+    repeat: int = 5,
+) -> list[Figure]:
+    """Images/s of one full pretraining step (two views: forward, loss, backward, update)
+    on random inputs, and achieved FLOP/s as a fraction of the measured fp32 ``peak``."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sslctl.methods import build_loss
+    from sslctl.optim import build_optimizer
+    from sslctl.recipe import load_recipe
+    from sslctl.runtime import pick_dtype
+    from sslctl.train import build_model
+
+    recipe = load_recipe(RECIPES / "vicreg.yaml", overrides)
+    model = build_model(recipe, channels).to(device).to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(recipe.optim, model)
+    loss_fn = build_loss(recipe.method.name, **recipe.method.params())
+    dtype = pick_dtype(recipe.runtime.precision, device)
+    batch = recipe.optim.batch_size
+    views = [
+        torch.randn(batch, channels, size, size, device=device).contiguous(
+            memory_format=torch.channels_last
+        )
+        for _ in range(2)
+    ]
+
+    def step() -> None:
+        with autocast(device, dtype):
+            z1, z2 = model(views[0]), model(views[1])
+        loss = loss_fn(z1.float(), z2.float())["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    seconds = timeit(step, repeat=repeat)
+    rate = 2 * batch / seconds
+    precision = str(dtype).removeprefix("torch.") if dtype else "fp32"
+    return [
+        Figure(
+            "pretrain",
+            f"{label} step throughput",
+            rate,
+            "img/s",
+            f"batch {batch} x 2 views, {precision}, {device.type}",
+        ),
+        Figure(
+            "pretrain",
+            f"{label} MFU",
+            100 * flops / seconds / peak,
+            "%",
+            f"{flops / 1e9:.1f} GFLOP/step vs measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s",
+        ),
+    ]
+
+
+def whitening(
+    device: torch.device,
+    dims: tuple[int, ...] = (64, 256, 1024, 2048),
+    batches: tuple[int, ...] = (256, 1024),
+) -> list[Figure]:
+    """Forward+backward time of IterNorm (INTL), Cholesky (W-MSE) and eigh (ST) whitening."""
+    from sslctl.methods import whitening as w
+
+    figures = []
+    for batch in batches:
+        for dim in dims:
+            z = torch.randn(batch, dim, device=device, requires_grad=True)
+            ops = {
+                "iternorm T=4": lambda z=z: w.iternorm(z, iters=4),
+                "cholesky": lambda z=z: w.cholesky_whiten(z),
+                "eigh (ST p=0.5)": lambda z=z: w.spectral_transform(z, power=0.5),
+            }
+            base = None
+            for name, op in ops.items():
+                if name == "cholesky" and batch <= dim:
+                    continue
+
+                def run(op=op, z=z) -> None:
+                    op().sum().backward()
+
+                seconds = timeit(run, repeat=3)
+                base = base or seconds
+                figures.append(
+                    Figure(
+                        "whitening",
+                        f"{name} b={batch} d={dim}",
+                        seconds * 1e3,
+                        "ms",
+                        f"{seconds / base:.1f}x iternorm",
+                    )
+                )
+    return figures
