@@ -38,7 +38,11 @@ def test_lars_skips_trust_ratio_and_decay_for_1d_parameters() -> None:
 def test_build_optimizer_names() -> None:
     """Each optimiser name in the schema builds the matching torch optimiser."""
     model = torch.nn.Linear(3, 2)
-    kinds = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD,
-             "lars": LARS}
+    kinds = {
+        "adamw": torch.optim.AdamW,
+        "adam": torch.optim.Adam,
+        "sgd": torch.optim.SGD,
+        "lars": LARS,
+    }
     for name, cls in kinds.items():
         assert isinstance(build_optimizer(OptimConfig(name=name), model), cls)

@@ -13,8 +13,12 @@ from sslctl.runtime import atomic_save, load_checkpoint, pick_dtype
 def test_atomic_save_round_trips_with_weights_only(tmp_path: Path) -> None:
     """A checkpoint written atomically loads back with torch.load(weights_only=True)."""
     path = tmp_path / "ck.pt"
-    state = {"w": torch.arange(3.0), "epoch": 2, "history": [{"loss": 1.5}],
-             "gen": torch.Generator().manual_seed(1).get_state()}
+    state = {
+        "w": torch.arange(3.0),
+        "epoch": 2,
+        "history": [{"loss": 1.5}],
+        "gen": torch.Generator().manual_seed(1).get_state(),
+    }
     atomic_save(state, path)
     back = load_checkpoint(path)
     assert back is not None and back["epoch"] == 2 and torch.equal(back["w"], state["w"])

@@ -37,8 +37,12 @@ def test_ood_metrics_aggregate_per_corruption_and_suite() -> None:
     x, y = blobs(300, 0)
     probe = train_probe(x, y, 3, LinearEvalConfig(epochs=10, lr=0.05), seed=0)
     wrong = (y + 1) % 3
-    sets = {"digits": (x, y), "m-c/noise/1": (x, y), "m-c/noise/2": (x, wrong),
-            "m-c/blur/1": (x, y)}
+    sets = {
+        "digits": (x, y),
+        "m-c/noise/1": (x, y),
+        "m-c/noise/2": (x, wrong),
+        "m-c/blur/1": (x, y),
+    }
     m = ood_metrics(probe, sets)
     assert m["m-c/noise/top1"] == (m["m-c/noise/1/top1"] + m["m-c/noise/2/top1"]) / 2
     expected = (m["m-c/noise/1/top1"] + m["m-c/noise/2/top1"] + m["m-c/blur/1/top1"]) / 3

@@ -33,8 +33,9 @@ def test_depth_zero_is_identity() -> None:
 
 def test_batchnorm_activation_and_last_bias_options() -> None:
     """batchnorm adds BatchNorm1d per hidden block; last_bias controls the final bias."""
-    proj, _ = build_projector(8, depth=3, width=16, out_dim=4, batchnorm=True,
-                              activation="gelu", last_bias=True)
+    proj, _ = build_projector(
+        8, depth=3, width=16, out_dim=4, batchnorm=True, activation="gelu", last_bias=True
+    )
     assert sum(isinstance(m, nn.BatchNorm1d) for m in proj.modules()) == 2
     assert sum(isinstance(m, nn.GELU) for m in proj.modules()) == 2
     assert linears(proj)[-1].bias is not None

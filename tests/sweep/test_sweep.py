@@ -15,15 +15,24 @@ from sslctl.sweep.spec import load_sweep
 from tests.conftest import RECIPES, cli_env, sslctl_cmd
 
 TINY = [
-    "model.width=8", "projector.depth=2", "projector.width=32", "projector.out_dim=16",
-    "optim.batch_size=256", "optim.epochs=1", "optim.warmup_epochs=0", "eval.linear.epochs=3",
-    "eval.ood.datasets=[digits]", "eval.baselines=false",
+    "model.width=8",
+    "projector.depth=2",
+    "projector.width=32",
+    "projector.out_dim=16",
+    "optim.batch_size=256",
+    "optim.epochs=1",
+    "optim.warmup_epochs=0",
+    "eval.linear.epochs=3",
+    "eval.ood.datasets=[digits]",
+    "eval.baselines=false",
 ]
 
 
 def write_sweep(path: Path, space: str, extra: str = "", sets: list[str] = TINY) -> Path:
-    text = (f"base: {RECIPES / 'vicreg.yaml'}\nset: {sets!r}\nspace:\n{space}\n"
-            f"objective: {{metric: linear/top1, direction: maximize}}\n{extra}")
+    text = (
+        f"base: {RECIPES / 'vicreg.yaml'}\nset: {sets!r}\nspace:\n{space}\n"
+        f"objective: {{metric: linear/top1, direction: maximize}}\n{extra}"
+    )
     path.write_text(text)
     return path
 
@@ -55,8 +64,9 @@ def test_bad_sweep_files_fail_before_anything_is_created(
 def test_grid_points_and_method_switch(workdir: Path) -> None:
     """A grid is the product of its lists; switching method.name starts from that method's
     defaults instead of carrying the base method's hyper-parameters over."""
-    path = write_sweep(workdir / "s.yaml",
-                       "  method.name: [vicreg, barlow]\n  projector.width: [16, 32, 64]")
+    path = write_sweep(
+        workdir / "s.yaml", "  method.name: [vicreg, barlow]\n  projector.width: [16, 32, 64]"
+    )
     spec = load_sweep(str(path))
     assert len(spec.grid()) == 6
     recipe = spec.recipe_for({"method.name": "barlow", "projector.width": 64}, seed=3)
@@ -69,7 +79,8 @@ def _trial_points(workdir: Path) -> collections.Counter:
 
     tracker = Tracker()
     runs = tracker.client.search_runs(
-        [tracker.experiment_id("quickstart")], filter_string="tags.`sslctl.sweep` = 'grid'")
+        [tracker.experiment_id("quickstart")], filter_string="tags.`sslctl.sweep` = 'grid'"
+    )
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     return collections.Counter(r.data.params["projector.width"] for r in children)
 
@@ -78,16 +89,32 @@ def _trial_points(workdir: Path) -> collections.Counter:
 def test_grid_with_three_workers_runs_each_point_once(workdir: Path) -> None:
     """6 grid points, 3 worker processes: each point runs exactly once, and running the
     same sweep again reports the results instead of re-running."""
-    path = write_sweep(workdir / "grid.yaml", "  projector.width: [8, 16, 24, 32, 40, 48]",
-                       "name: grid\nworkers: 3")
+    path = write_sweep(
+        workdir / "grid.yaml",
+        "  projector.width: [8, 16, 24, 32, 40, 48]",
+        "name: grid\nworkers: 3",
+    )
     env = cli_env(workdir)
-    out = subprocess.run(sslctl_cmd("sweep", str(path)), cwd=workdir, env=env,
-                         capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        sslctl_cmd("sweep", str(path)),
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert _trial_points(workdir) == collections.Counter(
-        {str(w): 1 for w in (8, 16, 24, 32, 40, 48)})
-    again = subprocess.run(sslctl_cmd("sweep", str(path)), cwd=workdir, env=env,
-                           capture_output=True, text=True, timeout=300)
+        {str(w): 1 for w in (8, 16, 24, 32, 40, 48)}
+    )
+    again = subprocess.run(
+        sslctl_cmd("sweep", str(path)),
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0 and "already finished" in again.stdout
     assert sum(_trial_points(workdir).values()) == 6
     assert (workdir / "sweeps" / "grid.best.yaml").is_file()
@@ -100,18 +127,32 @@ def test_killed_worker_trial_is_rerun_without_duplicates(workdir: Path) -> None:
     import optuna
 
     sets = [s for s in TINY if not s.startswith("optim.epochs")] + ["optim.epochs=4"]
-    path = write_sweep(workdir / "grid.yaml", "  projector.width: [8, 16, 24]",
-                       "name: grid\nworkers: 1", sets=sets)
+    path = write_sweep(
+        workdir / "grid.yaml", "  projector.width: [8, 16, 24]", "name: grid\nworkers: 1", sets=sets
+    )
     env = cli_env(workdir)
-    proc = subprocess.Popen(sslctl_cmd("sweep", str(path)), cwd=workdir, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        sslctl_cmd("sweep", str(path)),
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
-    while time.time() < deadline and not list((workdir / ".sslctl" / "runs").glob("*/checkpoint.pt")):
+    while time.time() < deadline and not list(
+        (workdir / ".sslctl" / "runs").glob("*/checkpoint.pt")
+    ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    out = subprocess.run(sslctl_cmd("sweep", str(path)), cwd=workdir, env=env,
-                         capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        sslctl_cmd("sweep", str(path)),
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "left running by a dead worker" in out.stdout
 
