@@ -74,9 +74,10 @@ class Tracker:
     """Thin wrapper over :class:`mlflow.MlflowClient` for sslctl's conventions."""
 
     def __init__(self, uri: str | None = None) -> None:
-        for name in ("alembic", "mlflow"):
-            logging.getLogger(name).setLevel(logging.WARNING)
         from mlflow import MlflowClient
+
+        for name in ("alembic", "mlflow", "mlflow.store.db.utils"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         self.uri = uri or tracking_uri()
         self.client = MlflowClient(tracking_uri=self.uri)

@@ -102,15 +102,11 @@ class BatchAugment:
         ).view(n, attempts)
         w, h = torch.sqrt(area * torch.exp(logr)), torch.sqrt(area / torch.exp(logr))
         ok = (w <= 1) & (h <= 1)
-        first = torch.where(
-            ok.any(1), ok.float().argmax(1), torch.zeros_like(ok[:, 0], dtype=torch.long)
-        )
-        pick = lambda t: torch.where(
-            ok.any(1),
-            t.gather(1, first[:, None])[:, 0],  # noqa: E731
-            torch.ones_like(t[:, 0]),
-        )
-        return pick(w), pick(h)
+        first = ok.float().argmax(1, keepdim=True)  # first valid attempt (0 if none)
+        found = ok.any(1)
+        w = torch.where(found, w.gather(1, first)[:, 0], torch.ones_like(w[:, 0]))
+        h = torch.where(found, h.gather(1, first)[:, 0], torch.ones_like(h[:, 0]))
+        return w, h
 
     def geometry(self, n: int, device: torch.device) -> torch.Tensor:
         """Per-sample affine matrices [n, 2, 3] mapping output to input coordinates."""

@@ -65,7 +65,7 @@ def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 def _warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Resample ``x`` at identity + ``flow`` (normalised coordinates, [N, H, W, 2])."""
-    n, _, h, w = x.shape
+    n = x.shape[0]
     theta = torch.eye(2, 3, device=x.device).expand(n, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid + flow, padding_mode="zeros", align_corners=False)

@@ -13,7 +13,8 @@ from sslctl.errors import NumericalError
 
 
 def _fp32(z: torch.Tensor) -> torch.Tensor:
-    return z.float()
+    """At least float32 (half precision is promoted; float64 stays)."""
+    return z.to(torch.promote_types(z.dtype, torch.float32))
 
 
 def _check_finite(t: torch.Tensor, step: str) -> None:
@@ -102,4 +103,4 @@ def spectral_transform(z: torch.Tensor, *, power: float = 0.5, eps: float = 1e-8
         except RuntimeError as err:  # LAPACK failed to converge
             raise NumericalError(f"spectral transform: eigendecomposition failed ({err})") from None
         g = lam.clamp_min(eps).pow(-power)
-        return (xc @ (u * g) @ u.T).float()
+        return (xc @ (u * g) @ u.T).to(torch.promote_types(z.dtype, torch.float32))
