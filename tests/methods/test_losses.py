@@ -29,7 +29,7 @@ def test_vicreg_matches_reference_formula_with_25_25_1() -> None:
     """VICReg: 25*mse + 25*(hinge_a + hinge_b)/2 + 1*(offdiag_a^2 + offdiag_b^2)/d."""
     z1, z2 = views()
     a, b = z1.numpy(), z2.numpy()
-    n, d = a.shape
+    d = a.shape[1]
     inv = np.mean((a - b) ** 2)
     hinge = sum(np.mean(np.maximum(0, 1 - np.sqrt(x.var(0, ddof=1) + 1e-4))) for x in (a, b)) / 2
     cov = 0.0

@@ -26,9 +26,8 @@ def cov(x: torch.Tensor) -> torch.Tensor:
 
 
 def test_iternorm_eigenvalues_follow_the_scalar_newton_recursion() -> None:
-    """axis=1, T=4: eig(cov(out)) = lambda * f_T(lambda)^2 / trace * trace ... i.e. with
-    lambda the trace-normalised eigenvalues, cov(out) has eigenvalues lambda * f_T^2
-    (not 1: four iterations do not whiten)."""
+    """axis=1, T=4: with lambda the trace-normalised covariance eigenvalues, cov(out) has
+    eigenvalues lambda * f_T(lambda)^2 (not 1: four Newton iterations do not whiten)."""
     x = anisotropic()
     out = iternorm(x.float(), iters=4, axis=1).double()
     lam = torch.linalg.eigvalsh(cov(x.float().double()))
@@ -42,8 +41,7 @@ def test_iternorm_eigenvalues_follow_the_scalar_newton_recursion() -> None:
 def test_iternorm_axis0_normalises_the_sample_gram_matrix() -> None:
     """axis=0 treats samples as the variables: the N x N Gram spectrum follows the same
     recursion (N < D here, as in the official setting)."""
-    x = anisotropic(n=8, d=256).T.contiguous()  # 256 x 8 -> use as [N=8? no] batch 256
-    z = x.T.contiguous()  # [8, 256]: batch 8, dim 256
+    z = anisotropic(n=256, d=8).T.contiguous()  # batch 8, dim 256
     out = iternorm(z.float(), iters=4, axis=0).double()
     lam = torch.linalg.eigvalsh(cov(z.T.double()))
     lam = lam / lam.sum()
