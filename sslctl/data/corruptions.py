@@ -29,7 +29,7 @@ LEVELS: dict[str, tuple[float, ...]] = {
     "contrast": (0.6, 0.45, 0.3, 0.2, 0.12),  # remaining contrast factor
     "rotation": (15.0, 30.0, 45.0, 60.0, 75.0),  # degrees (sign random)
     "elastic": (1.0, 1.5, 2.0, 2.5, 3.0),  # displacement in pixels at 28x28
-    "pixelate": (0.8, 0.65, 0.5, 0.4, 0.3),  # resolution factor
+    "pixelate": (0.72, 0.58, 0.45, 0.36, 0.28),  # resolution factor
 }
 
 

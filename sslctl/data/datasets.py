@@ -132,33 +132,67 @@ def _fashion_mnist(root: str | None) -> Dataset:
     )
 
 
-def _torchvision(name: str, root: str | None, download: bool) -> Dataset:
+CIFAR = {  # name: (folder, train files, test files, label key, classes, torchvision class)
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        "labels",
+        10,
+        "CIFAR10",
+    ),
+    "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels", 100, "CIFAR100"),
+}
+
+
+def _read_cifar(folder: Path, files: list[str], key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """CIFAR's on-disk format: pickled dicts with ``data`` [N, 3072] and labels."""
+    import pickle
+
+    images, labels = [], []
+    for name in files:
+        with open(folder / name, "rb") as handle:
+            batch = pickle.load(handle, encoding="latin1")
+        images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        labels.extend(batch[key])
+    return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
+
+
+def _cifar(name: str, root: str | None, download: bool) -> Dataset:
+    folder_name, train_files, test_files, key, classes, tv_class = CIFAR[name]
+    base = data_root(root)
+    folder = base / folder_name
+    if not folder.is_dir() and download:
+        import torchvision.datasets as tvd
+
+        getattr(tvd, tv_class)(str(base), train=True, download=True)
+    missing = [f for f in (*train_files, *test_files) if not (folder / f).is_file()]
+    if missing:
+        raise SslctlError(
+            f"data.name: {name!r} not found under {folder} (missing {missing}); set "
+            "data.download: true on a machine with network, or data.root to where "
+            f"{folder_name}/ is"
+        )
+    return _make(
+        name, _read_cifar(folder, train_files, key), _read_cifar(folder, test_files, key), classes
+    )
+
+
+def _stl10(root: str | None, download: bool) -> Dataset:
     import torchvision.datasets as tvd
 
     folder = str(data_root(root))
     try:
-        if name == "stl10":
-            splits = [tvd.STL10(folder, split=s, download=download) for s in ("train", "test")]
-            pairs = [
-                (torch.from_numpy(s.data), torch.from_numpy(s.labels.astype(np.int64)))
-                for s in splits
-            ]
-            return _make(name, pairs[0], pairs[1], 10)
-        cls = tvd.CIFAR10 if name == "cifar10" else tvd.CIFAR100
-        splits = [cls(folder, train=t, download=download) for t in (True, False)]
+        splits = [tvd.STL10(folder, split=s, download=download) for s in ("train", "test")]
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
         raise SslctlError(
-            f"data.name: {name!r} not found under {folder} ({err}); set data.download: true "
+            f"data.name: 'stl10' not found under {folder} ({err}); set data.download: true "
             "on a machine with network, or data.root to where the files are"
         ) from None
     pairs = [
-        (
-            torch.from_numpy(s.data).permute(0, 3, 1, 2).contiguous(),
-            torch.tensor(s.targets, dtype=torch.int64),
-        )
-        for s in splits
+        (torch.from_numpy(s.data), torch.from_numpy(s.labels.astype(np.int64))) for s in splits
     ]
-    return _make(name, pairs[0], pairs[1], 100 if name == "cifar100" else 10)
+    return _make("stl10", pairs[0], pairs[1], 10)
 
 
 def _imagefolder(path: str, size: int = 64) -> Dataset:
@@ -180,7 +214,7 @@ def _imagefolder(path: str, size: int = 64) -> Dataset:
                 if file.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".webp"):
                     continue
                 img = Image.open(file).convert("RGB").resize((size, size), Image.BILINEAR)
-                images.append(torch.from_numpy(np.asarray(img)).permute(2, 0, 1))
+                images.append(torch.from_numpy(np.array(img)).permute(2, 0, 1))
                 labels.append(label)
         if not images:
             raise SslctlError(f"data.name: no images under {folder}")
@@ -196,8 +230,10 @@ def load_dataset(name: str, *, root: str | None = None, download: bool = False) 
         return _mnist5k()
     if name == "fashion-mnist":
         return _fashion_mnist(root)
-    if name in ("cifar10", "cifar100", "stl10"):
-        return _torchvision(name, root, download)
+    if name in CIFAR:
+        return _cifar(name, root, download)
+    if name == "stl10":
+        return _stl10(root, download)
     if name.startswith("imagefolder:"):
         return _imagefolder(name.removeprefix("imagefolder:"))
     raise SslctlError(f"data.name: unknown dataset {name!r}")
