@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -24,7 +26,7 @@ def test_deterministic_and_monotone_in_severity(images: torch.Tensor, kind: str)
         float((corrupt(images, kind, s, seed=1).float() - images.float()).abs().mean())
         for s in range(1, 6)
     ]
-    assert all(x < y for x, y in zip(dist, dist[1:], strict=False)), (kind, dist)
+    assert all(x < y for x, y in itertools.pairwise(dist)), (kind, dist)
 
 
 def test_bad_names_and_severities(images: torch.Tensor) -> None:
