@@ -95,6 +95,8 @@ def run_stages(
                 {
                     f"{TAG}protocol.linear": protocol(recipe.eval.linear),
                     f"{TAG}protocol.ood": _ood_protocol(ood_sets),
+                    f"{TAG}protocol.knn": f"weighted kNN k={recipe.eval.knn.k}, cosine, "
+                    f"T={recipe.eval.knn.temperature:g}, on the same cached features",
                 },
             )
             mark("linear", "done")
@@ -128,6 +130,7 @@ def _evaluator(
             dataset,
             ood_sets,
             recipe.eval.linear,
+            knn=recipe.eval.knn,
             device=device,
             dtype=dtype,
             seed=recipe.seed,

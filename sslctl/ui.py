@@ -70,6 +70,7 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
             rows["ssl"][key] = value
     columns = [
         "linear/top1",
+        *(["knn/top1"] if "knn/top1" in metrics else []),
         *sorted(headline({k: v for k, v in rows["ssl"].items() if k.startswith("ood/")})),
     ]
     table = Table(title=title)

@@ -170,6 +170,14 @@ class OODConfig(Block):
         return names
 
 
+class KNNConfig(Block):
+    """Weighted kNN classification on the same cached features (cosine, exp(sim/T) votes)."""
+
+    enabled: bool = True
+    k: PositiveInt = 20
+    temperature: PositiveFloat = 0.07
+
+
 class ProbeConfig(Block):
     """A cheap kNN probe on cached features during pretraining (learning curves, pruning)."""
 
@@ -181,6 +189,7 @@ class EvalConfig(Block):
     """Evaluations chained after pretraining."""
 
     linear: LinearEvalConfig = LinearEvalConfig()
+    knn: KNNConfig = KNNConfig()
     probe: ProbeConfig = ProbeConfig()
     ood: OODConfig = OODConfig()
     baselines: bool = Field(True, description="also evaluate raw pixels and a random-init backbone")
