@@ -29,3 +29,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .sslctl mlflow.db mlruns .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/sslctl bench --out bench.json

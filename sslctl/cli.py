@@ -164,6 +164,44 @@ def sweep(
     console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
 
 
+@app.command()
+def bench(
+    section: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--section",
+            help="augment, pretrain, linear, whitening, cli, "
+            "orchestration, memory (repeatable; default all).",
+        ),
+    ] = None,
+    quick: Annotated[bool, typer.Option(help="Smaller sizes (minutes instead of ~15).")] = False,
+    out: Annotated[Path, typer.Option(help="JSON file for the figures.")] = Path("bench.json"),
+) -> None:
+    """Measure sslctl against the usual alternatives, side by side, and print ratios."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sslctl.bench.run import SECTIONS, run_bench, write_json
+
+    bad = [s for s in section or [] if s not in SECTIONS]
+    if bad:
+        _fail(SslctlError(f"--section: got {bad}; expected some of {list(SECTIONS)}"))
+    console = Console()
+    figures, info = run_bench(section, quick=quick, say=lambda m: console.print(f"[dim]{m}[/]"))
+    table = Table(
+        title=f"sslctl bench ({info['cpu']}, {info['threads']} threads"
+        + (f", {info['gpu']}" if "gpu" in info else "")
+        + ")"
+    )
+    for col in ("section", "figure", "value", "unit", "comparison"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for f in figures:
+        table.add_row(f.section, f.name, f"{f.value:,.2f}", f.unit, f.note)
+    console.print(table)
+    write_json(figures, info, out)
+    console.print(f"figures written to {out}")
+
+
 def main() -> None:
     """Entry point of the ``sslctl`` script."""
     try:

@@ -1,0 +1,96 @@
+"""``sslctl bench``: run the benchmark sections, print one table, write a JSON file with
+the figures and the machine they were measured on."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sslctl.bench.common import Figure, machine
+
+SECTIONS = ("augment", "pretrain", "linear", "whitening", "cli", "orchestration", "memory")
+
+
+def _pretrain(quick: bool) -> list[Figure]:
+    import torch
+
+    from sslctl.bench.compute import matmul_peak, train_step
+    from sslctl.runtime import pick_device
+
+    device = pick_device()
+    peak = matmul_peak(device)
+    figures = [
+        Figure(
+            "pretrain",
+            "fp32 matmul peak (measured)",
+            peak / 1e9,
+            "GFLOP/s",
+            f"{device.type}, 2048^3",
+        )
+    ]
+    figures += train_step("quickstart (resnet-mini, 28x28)", [], 1, 28, device, peak)
+    r18 = [
+        "model.backbone=resnet18",
+        "projector.width=2048",
+        "projector.out_dim=2048",
+        f"optim.batch_size={256 if device.type == 'cuda' else 32}",
+    ]
+    figures += train_step(
+        "ResNet-18 CIFAR stem, 32x32",
+        r18,
+        3,
+        32,
+        device,
+        peak,
+        repeat=2 if quick or device.type != "cuda" else 10,
+    )
+    del torch
+    return figures
+
+
+def _runners(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
+    from sslctl.bench import compute, startup, throughput
+
+    return {
+        "augment": throughput.augmentation,
+        "pretrain": lambda: _pretrain(quick),
+        "linear": lambda: throughput.linear_eval(epochs=20 if quick else 100),
+        "whitening": lambda: compute.whitening(
+            _device(), dims=(64, 256) if quick else (64, 256, 1024, 2048)
+        ),
+        "cli": startup.cli_start,
+        "orchestration": startup.orchestration,
+        "memory": startup.peak_memory,
+    }
+
+
+def _device() -> Any:
+    from sslctl.runtime import pick_device
+
+    return pick_device()
+
+
+def run_bench(
+    sections: list[str] | None = None, *, quick: bool = False, say: Callable[[str], None] = print
+) -> tuple[list[Figure], dict[str, Any]]:
+    """Run the chosen sections (all by default); returns the figures and machine info."""
+    runners = _runners(quick)
+    figures: list[Figure] = []
+    for name in sections or SECTIONS:
+        say(f"bench: {name} ...")
+        start = time.perf_counter()
+        figures += runners[name]()
+        say(f"bench: {name} done in {time.perf_counter() - start:.0f} s")
+    return figures, machine()
+
+
+def write_json(figures: list[Figure], info: dict[str, Any], path: Path) -> None:
+    payload = {
+        "machine": info,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "figures": [f.as_dict() for f in figures],
+    }
+    path.write_text(json.dumps(payload, indent=2))
