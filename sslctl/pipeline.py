@@ -5,6 +5,7 @@ interrupted run continues from its last checkpoint, in the same MLflow run)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,6 @@ STAGES = ("pretrain", "linear", "ood", "baselines")
 
 def runs_root() -> Path:
     """Where checkpoints live: ``$SSLCTL_HOME/runs`` or ``./.sslctl/runs``."""
-    import os
-
     return Path(os.environ.get("SSLCTL_HOME", ".sslctl")) / "runs"
 
 
@@ -84,6 +83,10 @@ def run_pipeline(
         tracker.reopen(run_id)
         tags = unfinished.tags
     else:
+        if unfinished is not None and unfinished.status == "RUNNING":
+            # its checkpoint is gone (or --force): close it rather than leave it "running"
+            tracker.set_tags(unfinished.run_id, {STATUS_TAG: "superseded"})
+            tracker.finish(unfinished.run_id, "KILLED")
         shutil.rmtree(workdir, ignore_errors=True)
         run_id = _new_run(tracker, recipe, rhash, source, extra_tags or {})
         workdir.mkdir(parents=True, exist_ok=True)
