@@ -26,6 +26,24 @@ from sslctl.models.projector import build_projector
 CIFAR_MEAN, CIFAR_STD = (0.491, 0.482, 0.447), (0.247, 0.243, 0.262)
 
 
+def cifar_augment(blur: float) -> BatchAugment:
+    """The CIFAR recipes' policy (recipes/cifar10/base.yaml), on the GPU."""
+    return BatchAugment(
+        mean=CIFAR_MEAN,
+        std=CIFAR_STD,
+        out_size=32,
+        crop_scale=(0.2, 1.0),
+        flip=0.5,
+        jitter=0.8,
+        saturation=0.2,
+        hue=0.1,
+        grayscale=0.2,
+        blur=blur,
+        solarize=0.1,
+        generator=torch.Generator("cuda").manual_seed(0),
+    )
+
+
 def timed(fn, steps: int = 20, warmup: int = 5) -> float:
     for _ in range(warmup):
         fn()
@@ -59,19 +77,7 @@ def step_fn(method: str, dtype: torch.dtype | None, compile_model: bool = False,
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = build_loss(method)
     images = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8, device="cuda")
-    aug = BatchAugment(
-        mean=CIFAR_MEAN,
-        std=CIFAR_STD,
-        out_size=32,
-        crop_scale=(0.2, 1.0),
-        flip=0.5,
-        jitter=0.8,
-        saturation=0.2,
-        hue=0.1,
-        grayscale=0.2,
-        solarize=0.1,
-        generator=torch.Generator("cuda").manual_seed(0),
-    )
+    aug = cifar_augment(blur=0.0)
     last: dict[str, float] = {}
 
     def step() -> None:
@@ -104,20 +110,7 @@ def main() -> None:
     peak_bf16, peak_fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)
     result["matmul_peak_tflops"] = {"bf16": peak_bf16 / 1e12, "fp32": peak_fp32 / 1e12}
 
-    aug = BatchAugment(
-        mean=CIFAR_MEAN,
-        std=CIFAR_STD,
-        out_size=32,
-        crop_scale=(0.2, 1.0),
-        flip=0.5,
-        jitter=0.8,
-        saturation=0.2,
-        hue=0.1,
-        grayscale=0.2,
-        blur=0.5,
-        solarize=0.1,
-        generator=torch.Generator("cuda").manual_seed(0),
-    )
+    aug = cifar_augment(blur=0.5)
     x = torch.randint(0, 256, (1024, 3, 32, 32), dtype=torch.uint8, device="cuda")
     result["augment_img_per_s"] = 1024 / timed(lambda: aug(x))
 
