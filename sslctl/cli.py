@@ -202,6 +202,103 @@ def bench(
     console.print(f"figures written to {out}")
 
 
+@app.command()
+def report(
+    experiment: Annotated[str | None, typer.Option(help="Only this MLflow experiment.")] = None,
+    sweep: Annotated[str | None, typer.Option(help="Only the trials of this sweep.")] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="FIELD=VALUE or FIELD!=VALUE.")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Group by recipe fields, comma-separated.")] = None,
+    metrics: Annotated[str | None, typer.Option(help="Metric globs, comma-separated.")] = None,
+    sort: Annotated[str | None, typer.Option(help="Metric to sort by (best first).")] = None,
+    format_: Annotated[
+        str, typer.Option("--format", help="table, markdown, csv, latex, html or json.")
+    ] = "table",
+    out: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    pivot: Annotated[
+        tuple[str, str, str] | None, typer.Option(help="ROWFIELD COLFIELD METRIC.")
+    ] = None,
+    plot: Annotated[str | None, typer.Option(help="'x=FIELD y=METRIC [hue=FIELD]' -> PNG.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include failed and running runs.")] = False,
+) -> None:
+    """Comparison tables (and plots) of the runs in the MLflow store."""
+    from rich.console import Console
+
+    from sslctl.report.aggregate import build_report, select
+    from sslctl.report.aggregate import pivot as make_pivot
+    from sslctl.report.formats import FORMATS, render, render_pivot
+    from sslctl.report.query import load_runs
+    from sslctl.tracking import tracking_uri
+
+    console = Console()
+    try:
+        if format_ not in FORMATS:
+            raise SslctlError(f"--format: got {format_!r}; expected one of {list(FORMATS)}")
+        rows, excluded = select(
+            load_runs(tracking_uri()),
+            experiment=experiment,
+            sweep=sweep,
+            filters=filter_ or [],
+            include_all=all_,
+        )
+        if pivot is not None:
+            result = render_pivot(*make_pivot(rows, *pivot), *pivot, kind=format_)
+        else:
+            rep = build_report(
+                rows,
+                by=by.split(",") if by else None,
+                metrics=metrics.split(",") if metrics else None,
+                sort=sort,
+                excluded=excluded,
+            )
+            result = render(rep, format_)
+        plots = []
+        if plot is not None:
+            from sslctl.report.plot import parse_plot
+            from sslctl.report.plot import plot as make_plot
+
+            spec = parse_plot(plot)
+            name = f"{spec['y'].replace('/', '_')}_vs_{spec['x']}.png"
+            plots.append(
+                make_plot(
+                    rows,
+                    spec["x"],
+                    spec["y"],
+                    spec.get("hue"),
+                    (out.parent if out else Path(".")) / name,
+                )
+            )
+        if sweep is not None and plot is None and rows:
+            plots += _sweep_plots(rows, sweep)
+    except SslctlError as err:
+        _fail(err)
+    if out is not None and format_ != "table":
+        out.write_text(result)
+        console.print(f"written {out}")
+    elif isinstance(result, str):
+        print(result, end="")
+    else:
+        console.print(result)
+    for path in plots:
+        console.print(f"plot: {path}")
+
+
+def _sweep_plots(rows: list, sweep: str) -> list[Path]:
+    """The sweep objective against each swept field (fields that vary among its trials)."""
+    from sslctl.report.plot import plot as make_plot
+
+    objective = "linear/top1"
+    varying = sorted(
+        k
+        for k in {k for r in rows for k in r.params} - {"seed"}
+        if len({r.params.get(k) for r in rows}) > 1
+    )
+    return [
+        make_plot(rows, field, objective, None, Path(f"{sweep}_{field}.png")) for field in varying
+    ]
+
+
 def main() -> None:
     """Entry point of the ``sslctl`` script."""
     try:

@@ -1,0 +1,1 @@
+"""``sslctl report``: comparison tables and plots read back from the MLflow store."""
