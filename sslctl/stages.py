@@ -11,6 +11,12 @@ from typing import Any
 import torch
 
 from sslctl.data.datasets import Dataset, ImageSet
+from sslctl.evals.diagnostics import (
+    held_out_features,
+    independence_metrics,
+    spectrum_metrics,
+    spectrum_of,
+)
 from sslctl.evals.features import raw_pixels
 from sslctl.evals.linear import protocol
 from sslctl.evals.suite import evaluate_encoder
@@ -56,6 +62,8 @@ def run_stages(
         resumed_epoch = trainer.epoch if trainer.resume() else 0
         if resumed_epoch:
             say(f"resuming pretraining at epoch {resumed_epoch + 1}/{recipe.optim.epochs}")
+        spectra: dict[int, list[float]] = {}
+        spectrum_on = ["backbone", *(["projector"] if recipe.projector.depth else [])]
         if not _done(done_tags, "pretrain"):
             mark("pretrain", "running")
 
@@ -64,6 +72,11 @@ def run_stages(
                 every = recipe.eval.probe.every
                 if every and stats.epoch % every == 0:
                     metrics["probe/top1"] = _probe(trainer, recipe, dataset, device, dtype)
+                sp = recipe.eval.spectrum
+                if sp.enabled and sp.every and stats.epoch % sp.every == 0:
+                    feats = held_out_features(trainer.model, dataset, spectrum_on, device, dtype)
+                    metrics.update(spectrum_metrics(feats))
+                    spectra[stats.epoch] = spectrum_of(feats)
                 tracker.log_metrics(run_id, metrics, step=stats.epoch)
                 if on_probe is not None and "probe/top1" in metrics:
                     on_probe(stats.epoch, metrics["probe/top1"])
@@ -101,6 +114,22 @@ def run_stages(
             )
             mark("linear", "done")
             mark("ood", "done")
+
+        if not _done(done_tags, "diagnostics"):
+            metrics = _diagnostics(
+                trainer,
+                recipe,
+                dataset,
+                device,
+                dtype,
+                spectra,
+                spectrum_on,
+                workdir,
+                tracker,
+                run_id,
+            )
+            tracker.log_metrics(run_id, metrics, step=recipe.optim.epochs)
+            mark("diagnostics", "done")
 
         if (
             recipe.eval.baselines
@@ -171,6 +200,40 @@ def _probe(
     )
     trainer.model.train()
     return top1
+
+
+def _diagnostics(
+    trainer: Pretrainer,
+    recipe: Recipe,
+    dataset: Dataset,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    spectra: dict[int, list[float]],
+    spectrum_on: list[str],
+    workdir: Path,
+    tracker: Tracker,
+    run_id: str,
+) -> dict[str, float]:
+    """HSIC and spectrum of the final representation; the spectrum plot as an artifact."""
+    from sslctl.evals.spectrum import plot_spectra
+
+    metrics: dict[str, float] = {}
+    ind, sp = recipe.eval.independence, recipe.eval.spectrum
+    wanted = sorted(set(ind.on if ind.enabled else []) | set(spectrum_on if sp.enabled else []))
+    feats = held_out_features(trainer.model, dataset, wanted, device, dtype) if wanted else {}
+    if ind.enabled:
+        metrics.update(independence_metrics({k: feats[k] for k in ind.on}, ind, recipe.seed))
+    if sp.enabled:
+        chosen = {k: feats[k] for k in spectrum_on}
+        metrics.update(spectrum_metrics(chosen))
+        spectra[recipe.optim.epochs] = spectrum_of(chosen)
+        png = plot_spectra(
+            spectra,
+            workdir / "spectrum.png",
+            f"{recipe.method.name}: embedding covariance spectrum",
+        )
+        tracker.log_artifact(run_id, png, "plots")
+    return metrics
 
 
 def _epoch_metrics(stats: EpochStats) -> dict[str, float]:

@@ -80,6 +80,16 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
     for name, values in rows.items():
         if values:
             table.add_row(name, *(_fmt(values.get(c)) for c in columns))
+    extras = {
+        "indep/nhsic": "normalised HSIC (backbone)",
+        "spectrum/rankme": "RankMe (backbone)",
+        "spectrum/projector/rankme": "RankMe (embedding)",
+    }
+    for key, label in extras.items():
+        if key in metrics:
+            table.caption = (table.caption + "   " if table.caption else "") + (
+                f"{label}: {metrics[key]:.3g}"
+            )
     if "projector/linear/top1" in metrics:
         table.add_row("ssl (projector)", *(_fmt(metrics.get(f"projector/{c}")) for c in columns))
     return table

@@ -49,6 +49,11 @@ def test_pipeline_logs_every_stage_and_recognises_a_finished_recipe(workdir: Pat
         "ood/mnist5k-c/rotation/1/top1",
         "baseline/raw/linear/top1",
         "baseline/random/ood/digits/top1",
+        "knn/top1",
+        "indep/hsic",
+        "indep/nhsic",
+        "spectrum/rankme",
+        "spectrum/projector/rankme",
     ):
         assert key in m, key
     assert 0 <= m["linear/top1"] <= 100

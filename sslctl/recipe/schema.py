@@ -178,6 +178,24 @@ class KNNConfig(Block):
     temperature: PositiveFloat = 0.07
 
 
+class IndependenceConfig(Block):
+    """Pairwise independence (HSIC) of representation features on held-out samples."""
+
+    enabled: bool = True
+    on: list[Literal["backbone", "projector"]] = ["backbone"]
+    pairs: PositiveInt = 128
+    samples: Annotated[int, Field(ge=8)] = 512
+    subset: Annotated[int, Field(ge=2)] = Field(4, description="features in the dHSIC test")
+    permutations: NonNegativeInt = Field(0, description="> 0 adds a permutation p-value")
+
+
+class SpectrumConfig(Block):
+    """Embedding-covariance spectrum: effective rank, condition number, collapse."""
+
+    enabled: bool = True
+    every: NonNegativeInt = Field(0, description="epochs between spectra; 0 = only at the end")
+
+
 class ProbeConfig(Block):
     """A cheap kNN probe on cached features during pretraining (learning curves, pruning)."""
 
@@ -190,6 +208,8 @@ class EvalConfig(Block):
 
     linear: LinearEvalConfig = LinearEvalConfig()
     knn: KNNConfig = KNNConfig()
+    independence: IndependenceConfig = IndependenceConfig()
+    spectrum: SpectrumConfig = SpectrumConfig()
     probe: ProbeConfig = ProbeConfig()
     ood: OODConfig = OODConfig()
     baselines: bool = Field(True, description="also evaluate raw pixels and a random-init backbone")
