@@ -6,6 +6,7 @@ Heavy libraries (torch, mlflow, optuna) are imported inside the commands so that
 
 from __future__ import annotations
 
+import io
 import signal
 import sys
 from pathlib import Path
@@ -314,9 +315,9 @@ def _print_study(name: str, title: str, options: dict, rows: list) -> None:
     console = Console()
     table = rows_table(title, rows)
     console.print(table)
-    with console.capture() as capture:
-        Console(width=120).print(table)
-    run_id = log_study(name, options, rows, capture.get())
+    recorder = Console(width=120, record=True, file=io.StringIO())
+    recorder.print(table)
+    run_id = log_study(name, options, rows, recorder.export_text())
     console.print(f"MLflow run [bold]{run_id}[/] in experiment 'studies'")
     console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
 
