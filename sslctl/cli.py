@@ -72,6 +72,11 @@ def pretrain(
     console = Console()
     try:
         resolved = load_recipe(recipe, set_ or [])
+        if resolved.launcher.kind != "local":
+            raise SslctlError(
+                f"launcher.kind: got {resolved.launcher.kind!r}; only 'local' runs in this "
+                "version (the SLURM launcher is not implemented yet)"
+            )
     except SslctlError as err:
         _fail(err)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -127,16 +132,11 @@ def sweep(
     storage: Annotated[
         str | None, typer.Option(help="Optuna storage: journal file or SQL URL.")
     ] = None,
-    launcher: Annotated[
-        str, typer.Option(help="local or slurm (one array task per worker).")
-    ] = "local",
 ) -> None:
     """Run an Optuna sweep over recipe fields; again to continue or to show its results."""
     from rich.console import Console
 
     console = Console()
-    if launcher not in ("local", "slurm"):
-        _fail(SslctlError(f"--launcher: got {launcher!r}; expected local or slurm"))
     try:
         from sslctl.sweep.spec import load_sweep
 
@@ -148,7 +148,6 @@ def sweep(
             spec,
             storage=storage,
             workers=workers,
-            launcher=launcher,
             say=lambda m: console.print(f"[dim]{m}[/]"),
         )
     except SslctlError as err:

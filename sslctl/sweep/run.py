@@ -89,7 +89,6 @@ def run_sweep(
     *,
     storage: str | None = None,
     workers: int | None = None,
-    launcher: str = "local",
     say: Any = print,
 ) -> SweepResult:
     """Run (or continue, or just report) a sweep."""
@@ -105,17 +104,12 @@ def run_sweep(
     if not finished:
         tracker.reopen(parent)
         n = workers or spec.workers
-        if launcher == "slurm":
-            from sslctl.launch.slurm import submit_sweep_workers
-
-            submit_sweep_workers(spec, url, parent, n)
-            return _result(spec, study, url, parent, reaped, False, write_best=False)
         if n == 1:
             work(spec, url, parent, say=say)
         else:
             _local_workers(spec, url, parent, n, study, say)
         tracker.finish(parent, "FINISHED")
-    result = _result(spec, study, url, parent, reaped, finished, write_best=True)
+    result = _result(spec, study, url, parent, reaped, finished)
     if result.best_yaml is not None:
         tracker.log_artifact(parent, result.best_yaml)
     return result
@@ -162,7 +156,6 @@ def _result(
     parent: str,
     reaped: list[int],
     finished: bool,
-    write_best: bool,
 ) -> SweepResult:
     rows = [
         Row(
@@ -180,7 +173,7 @@ def _result(
     sign = -1 if spec.objective.direction == "maximize" else 1
     rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0), r.trial))
     best = None
-    if write_best and rows and rows[0].value is not None:
+    if rows and rows[0].value is not None:
         best = (
             Path(url).parent / f"{spec.name}.best.yaml"
             if "://" not in url
