@@ -235,8 +235,9 @@ def report(
     try:
         if format_ not in FORMATS:
             raise SslctlError(f"--format: got {format_!r}; expected one of {list(FORMATS)}")
+        every_run = load_runs(tracking_uri())
         rows, excluded = select(
-            load_runs(tracking_uri()),
+            every_run,
             experiment=experiment,
             sweep=sweep,
             filters=filter_ or [],
@@ -270,7 +271,7 @@ def report(
                 )
             )
         if sweep is not None and plot is None and rows:
-            plots += _sweep_plots(rows, sweep)
+            plots += _sweep_plots(rows, every_run, sweep)
     except SslctlError as err:
         _fail(err)
     if out is not None and format_ != "table":
@@ -284,11 +285,19 @@ def report(
         console.print(f"plot: {path}")
 
 
-def _sweep_plots(rows: list, sweep: str) -> list[Path]:
+def _sweep_plots(rows: list, every_run: list, sweep: str) -> list[Path]:
     """The sweep objective against each swept field (fields that vary among its trials)."""
     from sslctl.report.plot import plot as make_plot
 
-    objective = "linear/top1"
+    parent = next(
+        (
+            r
+            for r in every_run
+            if r.tags.get("sslctl.sweep") == sweep and r.tags.get("sslctl.sweep_parent")
+        ),
+        None,
+    )
+    objective = parent.params.get("objective", "linear/top1") if parent else "linear/top1"
     varying = sorted(
         k
         for k in {k for r in rows for k in r.params} - {"seed"}
