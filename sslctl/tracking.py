@@ -12,7 +12,6 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,7 +160,3 @@ class Tracker:
 def _param_value(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 6000 else text[:5997] + "..."
-
-
-def stage_tags(stages: Iterable[str], status: str) -> dict[str, str]:
-    return {f"{TAG}stage.{s}": status for s in stages}

@@ -9,7 +9,6 @@ URI goes through :class:`mlflow.MlflowClient`.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,10 +103,3 @@ def _client(uri: str) -> list[RunRow]:
         token = page.token
         if not token:
             return out
-
-
-def count_by_status(rows: list[RunRow]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for r in rows:
-        counts["complete" if r.complete else r.tags.get("sslctl.status", r.status.lower())] += 1
-    return dict(counts)

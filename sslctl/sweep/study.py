@@ -164,11 +164,10 @@ def counted(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def remaining(spec: SweepSpec, study: optuna.Study) -> int:
-    """Trials still to run (waiting or not yet sampled)."""
+    """Trials still to run: queued or running grid points, or the unspent budget."""
     states = optuna.trial.TrialState
     trials = counted(study)
     if spec.sampler == "grid":
         return sum(t.state in (states.WAITING, states.RUNNING) for t in trials)
     started = sum(t.state != states.WAITING for t in trials)
-    waiting = sum(t.state == states.WAITING for t in trials)
-    return max(0, (spec.trials or 0) - started) or waiting
+    return max(0, (spec.trials or 0) - started)
