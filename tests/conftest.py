@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,3 +33,15 @@ def cli_env(workdir: Path) -> dict[str, str]:
     env["SSLCTL_HOME"] = str(workdir / ".sslctl")
     env.setdefault("OMP_NUM_THREADS", "2")
     return env
+
+
+def run_sslctl(cwd: Path, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh process in ``cwd`` with that folder's own MLflow store."""
+    return subprocess.run(
+        sslctl_cmd(*args),
+        cwd=cwd,
+        env=cli_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RECIPES, cli_env, sslctl_cmd
+from tests.conftest import RECIPES, run_sslctl
 
 
 def test_help_imports_no_heavy_library() -> None:
@@ -39,14 +39,7 @@ def test_bad_recipe_exits_2_and_creates_no_run(
     """Bad input: exit code 2, a message naming the field, and no MLflow store or run."""
     path = tmp_path / "bad.yaml"
     path.write_text(recipe_text.replace("{base}", str(RECIPES / "base.yaml")))
-    out = subprocess.run(
-        sslctl_cmd("pretrain", str(path), *overrides),
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_sslctl(tmp_path, "pretrain", str(path), *overrides, timeout=120)
     assert out.returncode == 2, out.stdout + out.stderr
     assert fragment in out.stderr
     assert "Traceback" not in out.stderr
@@ -56,26 +49,14 @@ def test_bad_recipe_exits_2_and_creates_no_run(
 
 def test_missing_recipe_file_exits_2(tmp_path: Path) -> None:
     """A recipe path that does not exist: exit 2 and the path in the message."""
-    out = subprocess.run(
-        sslctl_cmd("validate", "nope.yaml"),
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_sslctl(tmp_path, "validate", "nope.yaml", timeout=60)
     assert out.returncode == 2 and "nope.yaml" in out.stderr
 
 
 def test_validate_prints_resolved_recipe(tmp_path: Path) -> None:
     """`validate` prints the resolved recipe with defaults and overrides applied."""
-    out = subprocess.run(
-        sslctl_cmd("validate", str(RECIPES / "intl.yaml"), "--set", "seed=7"),
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    out = run_sslctl(
+        tmp_path, "validate", str(RECIPES / "intl.yaml"), "--set", "seed=7", timeout=60
     )
     assert out.returncode == 0, out.stderr
     assert "seed: 7" in out.stdout and "name: intl" in out.stdout and "iters: 4" in out.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from sslctl.report.aggregate import build_report, glob_match, pivot, select
 from sslctl.report.formats import render, render_pivot
 from sslctl.report.query import load_runs
 from sslctl.tracking import Tracker, tracking_uri
-from tests.conftest import cli_env, sslctl_cmd
+from tests.conftest import run_sslctl
 
 LINEAR = {
     ("vicreg", 256): [90.0, 92.0],
@@ -140,19 +139,13 @@ def test_glob_stays_within_a_segment() -> None:
 def test_cli_plot_and_bad_input(workdir: Path) -> None:
     """The CLI writes a non-empty PNG; bad options exit 2 with a message."""
     make_store()
-    env = cli_env(workdir)
-    ok = subprocess.run(
-        sslctl_cmd(
-            "report",
-            "--plot",
-            "x=projector.width y=linear/top1 hue=method.name",
-            "--format",
-            "markdown",
-        ),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
+    ok = run_sslctl(
+        workdir,
+        "report",
+        "--plot",
+        "x=projector.width y=linear/top1 hue=method.name",
+        "--format",
+        "markdown",
         timeout=120,
     )
     assert ok.returncode == 0, ok.stderr
@@ -164,12 +157,5 @@ def test_cli_plot_and_bad_input(workdir: Path) -> None:
         (["--metrics", "nope/*"], "--metrics"),
         (["--pivot", "method.name", "nosuch", "linear/top1"], "nosuch"),
     ):
-        bad = subprocess.run(
-            sslctl_cmd("report", *args),
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        bad = run_sslctl(workdir, "report", *args, timeout=60)
         assert bad.returncode == 2 and fragment in bad.stderr, (args, bad.stderr)

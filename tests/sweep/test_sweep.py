@@ -12,7 +12,7 @@ import pytest
 
 from sslctl.errors import RecipeError
 from sslctl.sweep.spec import load_sweep
-from tests.conftest import RECIPES, cli_env, sslctl_cmd
+from tests.conftest import RECIPES, cli_env, run_sslctl, sslctl_cmd
 
 TINY = [
     "model.width=8",
@@ -94,27 +94,12 @@ def test_grid_with_three_workers_runs_each_point_once(workdir: Path) -> None:
         "  projector.width: [8, 16, 24, 32, 40, 48]",
         "name: grid\nworkers: 3",
     )
-    env = cli_env(workdir)
-    out = subprocess.run(
-        sslctl_cmd("sweep", str(path)),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    out = run_sslctl(workdir, "sweep", str(path), timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert _trial_points(workdir) == collections.Counter(
         {str(w): 1 for w in (8, 16, 24, 32, 40, 48)}
     )
-    again = subprocess.run(
-        sslctl_cmd("sweep", str(path)),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = run_sslctl(workdir, "sweep", str(path), timeout=300)
     assert again.returncode == 0 and "already finished" in again.stdout
     assert sum(_trial_points(workdir).values()) == 6
     assert (workdir / "sweeps" / "grid.best.yaml").is_file()
@@ -145,14 +130,7 @@ def test_killed_worker_trial_is_rerun_without_duplicates(workdir: Path) -> None:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    out = subprocess.run(
-        sslctl_cmd("sweep", str(path)),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    out = run_sslctl(workdir, "sweep", str(path), timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "left running by a dead worker" in out.stdout
 
