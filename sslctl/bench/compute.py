@@ -112,7 +112,7 @@ def whitening(
             }
             base = None
             for name, op in ops.items():
-                if name.startswith("cholesky") and batch <= dim:
+                if name.startswith(("cholesky", "eigh")) and batch <= dim:
                     continue
 
                 def run(op=op) -> None:
