@@ -1,36 +1,59 @@
 """Datasets (uint8 tensors in memory), batched augmentation and corruption suites.
 
-This module is imported by the recipe validator, so it must not import torch: the
-heavy functions are re-exported lazily.
+The recipe validator imports this package, so importing it must not import torch: the
+names come from the torch-free :mod:`sslctl.data.catalog`, and everything else is
+re-exported lazily on first access.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-IN_DOMAIN = ("mnist5k", "fashion-mnist", "cifar10", "cifar100", "stl10")
-IMAGEFOLDER = "imagefolder:"
+from sslctl.data.catalog import (
+    CORRUPTIONS,
+    SEVERITIES,
+    available_corruptions,
+    available_datasets,
+    available_ood,
+    is_known_dataset,
+    is_known_ood,
+)
 
+if TYPE_CHECKING:
+    from sslctl.data.augment import BatchAugment, to_input
+    from sslctl.data.corruptions import corrupt
+    from sslctl.data.datasets import Dataset, ImageSet, load_dataset, load_ood
 
-def available_datasets() -> list[str]:
-    """Names accepted by ``data.name``."""
-    return [*IN_DOMAIN, f"{IMAGEFOLDER}<path>"]
+_LAZY = {
+    "Dataset": "datasets",
+    "ImageSet": "datasets",
+    "load_dataset": "datasets",
+    "load_ood": "datasets",
+    "BatchAugment": "augment",
+    "to_input": "augment",
+    "corrupt": "corruptions",
+}
 
-
-def is_known_dataset(name: str) -> bool:
-    return name in IN_DOMAIN or (name.startswith(IMAGEFOLDER) and len(name) > len(IMAGEFOLDER))
-
-
-def is_known_ood(name: str) -> bool:
-    """``digits``, ``<dataset>-c`` (corruptions of a dataset's test split) or a dataset."""
-    if name == "digits" or is_known_dataset(name):
-        return True
-    return name.endswith("-c") and is_known_dataset(name[:-2])
+__all__ = [
+    "CORRUPTIONS",
+    "SEVERITIES",
+    "BatchAugment",
+    "Dataset",
+    "ImageSet",
+    "available_corruptions",
+    "available_datasets",
+    "available_ood",
+    "corrupt",
+    "is_known_dataset",
+    "is_known_ood",
+    "load_dataset",
+    "load_ood",
+    "to_input",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("load_dataset", "load_ood", "Dataset", "ImageSet"):
-        from sslctl.data import datasets
-
-        return getattr(datasets, name)
-    raise AttributeError(name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"sslctl.data.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'sslctl.data' has no attribute {name!r}")

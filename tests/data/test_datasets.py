@@ -1,172 +1,202 @@
-"""Datasets: the fixed mnist5k split, MNIST-style rendering of digits, on-disk formats."""
+"""Datasets: the fixed mnist5k split, where files are looked for and what is said when
+they are missing, resizing, and the out-of-domain sets fitted to a reference."""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from sslctl.data import is_known_dataset, is_known_ood
+from sslctl.data import datasets
 from sslctl.data.datasets import load_dataset, load_ood
 from sslctl.errors import SslctlError
+from tests.data import fakes
 
 
-def test_mnist5k_split_is_fixed_balanced_and_disjoint() -> None:
-    """4,000 train / 1,000 test, exactly 100 test images per class, uint8 28x28."""
-    data = load_dataset("mnist5k")
-    assert data.train.images.shape == (4000, 1, 28, 28) and data.train.images.dtype == torch.uint8
-    assert len(data.test.labels) == 1000
-    assert torch.bincount(data.test.labels).tolist() == [100] * 10
-    load_dataset.cache_clear()
-    again = load_dataset("mnist5k")
-    assert torch.equal(again.test.images, data.test.images)
-    train_rows = {bytes(x.flatten().numpy()) for x in data.train.images}
-    assert not any(bytes(x.flatten().numpy()) in train_rows for x in data.test.images[:200])
+@pytest.fixture(scope="module")
+def mnist() -> datasets.Dataset:
+    return load_dataset("mnist5k")
 
 
-def ink_stats(images: torch.Tensor) -> tuple[float, float, float]:
-    """Mean intensity, mean ink-box side and mean distance of the centre of mass from
-    the image centre."""
-    x = images.float()[:, 0] / 255
-    grid = torch.arange(x.shape[-1], dtype=torch.float32)
-    mass = x.sum((1, 2))
-    cy = (x.sum(2) * grid).sum(1) / mass
-    cx = (x.sum(1) * grid).sum(1) / mass
-    centre = (x.shape[-1] - 1) / 2
-    ink = x > 0.2
-    rows = ink.any(2).float().sum(1)
-    cols = ink.any(1).float().sum(1)
-    return (
-        float(x.mean()),
-        float(torch.maximum(rows, cols).mean()),
-        float(torch.hypot(cy - centre, cx - centre).mean()),
+@pytest.fixture
+def no_system_fashion(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Hide Debian's Fashion-MNIST and $SSLCTL_DATA so only the test's root is searched."""
+    monkeypatch.setattr(datasets, "FASHION_DIRS", (str(tmp_path / "nowhere"),))
+    monkeypatch.delenv("SSLCTL_DATA", raising=False)
+
+
+def test_mnist5k_split_is_fixed_balanced_and_disjoint(mnist: datasets.Dataset) -> None:
+    """4,000 train / 1,000 test uint8 28x28 images, exactly 100 test images per class,
+    no image in both splits, the same split on every load, MNIST-like statistics."""
+    assert mnist.train.images.shape == (4000, 1, 28, 28)
+    assert mnist.train.images.dtype == torch.uint8 and mnist.train.labels.dtype == torch.int64
+    assert torch.bincount(mnist.test.labels).tolist() == [100] * 10
+    again = datasets._mnist5k(None)  # not the cached object: a fresh split
+    assert torch.equal(again.test.images, mnist.test.images)
+    train_rows = {x.numpy().tobytes() for x in mnist.train.images}
+    assert not any(x.numpy().tobytes() in train_rows for x in mnist.test.images)
+    assert mnist.mean[0] == pytest.approx(0.1307, abs=0.005)
+    assert mnist.std[0] == pytest.approx(0.3081, abs=0.005)
+
+
+def test_balanced_split_depends_only_on_its_seed() -> None:
+    """Same seed -> same indices; another seed -> another split; always per-class."""
+    labels = torch.arange(100) % 4
+    a, b = datasets.balanced_split(labels, 5, 1), datasets.balanced_split(labels, 5, 1)
+    assert torch.equal(a[1], b[1]) and not torch.equal(
+        a[1], datasets.balanced_split(labels, 5, 2)[1]
     )
+    assert torch.bincount(labels[a[1]]).tolist() == [5] * 4 and len(a[0]) == 80
 
 
-def test_digits_are_rendered_like_mnist() -> None:
-    """Rendered 8x8 digits have MNIST's framing: ~20px ink box, centred by mass, similar
-    mean intensity (the remaining shift is writers and resolution, not framing)."""
-    mnist = load_dataset("mnist5k")
-    digits = load_ood("digits", reference=mnist)["digits"]
-    assert digits.images.shape == (1797, 1, 28, 28)
-    m, d = ink_stats(mnist.test.images), ink_stats(digits.images)
-    assert abs(m[0] - d[0]) < 0.06, (m, d)
-    assert abs(m[1] - d[1]) < 3.0, (m, d)
-    assert d[2] < 1.5, (m, d)
+@pytest.mark.parametrize("layout", ["FashionMNIST/raw", "fashion-mnist", "."])
+def test_fashion_mnist_layouts(tmp_path: Path, no_system_fashion: None, layout: str) -> None:
+    """IDX files under <root>/FashionMNIST/raw (torchvision), <root>/fashion-mnist or
+    <root> itself, gzipped (as Debian ships them) or not."""
+    fakes.write_fashion(tmp_path / layout, gz=layout == ".")
+    data = load_dataset("fashion-mnist", root=str(tmp_path))
+    assert data.train.images.shape == (20, 1, 28, 28) and data.test.labels.shape == (5,)
+    assert data.train.num_classes == 10
 
 
-def test_corruption_suite_keys_and_labels() -> None:
-    """mnist5k-c holds every corruption x severity of the test split with its labels."""
-    mnist = load_dataset("mnist5k")
-    sets = load_ood(
-        "mnist5k-c", reference=mnist, severities=(1, 5), corruptions=("gaussian_noise", "rotation")
-    )
+def test_missing_fashion_mnist_says_where_and_how(tmp_path: Path, no_system_fashion: None) -> None:
+    """Absent files: an SslctlError naming the folders searched and the apt package."""
+    with pytest.raises(SslctlError, match=r"dataset-fashion-mnist") as err:
+        load_dataset("fashion-mnist", root=str(tmp_path))
+    assert str(tmp_path / "FashionMNIST" / "raw") in str(err.value)
+    assert "nowhere" in str(err.value)
+
+
+@pytest.mark.skipif(
+    not Path(datasets.FASHION_DIRS[0]).is_dir(), reason="dataset-fashion-mnist not installed"
+)
+def test_debian_fashion_mnist() -> None:
+    """The Debian package's files load as the full 60,000 / 10,000 balanced sets."""
+    data = load_dataset("fashion-mnist", root="/nonexistent")
+    assert data.train.images.shape == (60000, 1, 28, 28) and len(data.test.labels) == 10000
+    assert torch.bincount(data.test.labels).tolist() == [1000] * 10
+
+
+def test_cifar10_and_cifar100_from_the_real_on_disk_format(tmp_path: Path) -> None:
+    """Pickled batches under <root>/cifar-10-batches-py and cifar-100-python load as uint8
+    [N, 3, 32, 32] with 10 / 100 classes (fine labels) and 3-channel statistics."""
+    fakes.write_cifar10(tmp_path)
+    fakes.write_cifar100(tmp_path)
+    c10 = load_dataset("cifar10", root=str(tmp_path))
+    assert c10.train.images.shape == (10, 3, 32, 32) and c10.test.images.shape == (4, 3, 32, 32)
+    assert c10.train.num_classes == 10 and len(c10.mean) == len(c10.std) == 3
+    c100 = load_dataset("cifar100", root=str(tmp_path))
+    assert c100.train.images.shape == (6, 3, 32, 32) and c100.train.num_classes == 100
+
+
+def test_stl10_from_the_real_on_disk_format(tmp_path: Path) -> None:
+    """stl10_binary/{train,test}_{X,y}.bin load as the labelled 96x96 splits."""
+    fakes.write_stl10(tmp_path)
+    data = load_dataset("stl10", root=str(tmp_path))
+    assert data.train.images.shape == (3, 3, 96, 96) and data.test.labels.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100", "stl10"])
+def test_missing_download_sets_say_how_to_get_them(tmp_path: Path, name: str) -> None:
+    """No files and download false: SslctlError naming the folder and data.download."""
+    with pytest.raises(SslctlError, match=r"data\.download") as err:
+        load_dataset(name, root=str(tmp_path))
+    assert str(tmp_path) in str(err.value)
+
+
+def test_data_root_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """root unset: $SSLCTL_DATA, else ~/.cache/sslctl/data."""
+    monkeypatch.setenv("SSLCTL_DATA", str(tmp_path))
+    fakes.write_stl10(tmp_path)
+    assert load_dataset("stl10").train.images.shape == (3, 3, 96, 96)
+    monkeypatch.delenv("SSLCTL_DATA")
+    assert datasets.data_root(None) == Path("~/.cache/sslctl/data").expanduser()
+
+
+def test_imagefolder_and_its_errors(tmp_path: Path) -> None:
+    """imagefolder:<path> reads train/ and val/ (or test/) at 64x64 by default, or at
+    image_size; a missing split folder is an SslctlError saying what is expected."""
+    root = fakes.write_imagefolder(tmp_path / "x")
+    data = load_dataset(f"imagefolder:{root}")
+    assert data.train.images.shape == (4, 3, 64, 64) and data.train.num_classes == 2
+    assert load_dataset(f"imagefolder:{root}", image_size=24).test.images.shape[-1] == 24
+    fakes.write_imagefolder(tmp_path / "y", test_name="test")
+    assert len(load_dataset(f"imagefolder:{tmp_path / 'y'}").test.labels) == 4
+    with pytest.raises(SslctlError, match="val/"):
+        load_dataset(f"imagefolder:{tmp_path / 'nothing'}")
+
+
+def test_image_size_resizes_any_dataset(mnist: datasets.Dataset) -> None:
+    """image_size=32 gives 32x32 uint8 images with nearly the same statistics."""
+    big = load_dataset("mnist5k", image_size=32)
+    assert big.train.images.shape == (4000, 1, 32, 32)
+    assert big.mean[0] == pytest.approx(mnist.mean[0], abs=0.01)
+
+
+def test_unknown_dataset() -> None:
+    """An unknown name: SslctlError listing the known ones."""
+    with pytest.raises(SslctlError, match="mnist5k"):
+        load_dataset("imagenet9")
+
+
+def test_corruption_suite_keys_labels_and_determinism(mnist: datasets.Dataset) -> None:
+    """mnist5k-c holds each requested corruption x severity of the test split, with its
+    labels, identical on every call (fixed seeds)."""
+    kw = dict(reference=mnist, severities=(1, 5), corruptions=("gaussian_noise", "rotation"))
+    sets = load_ood("mnist5k-c", **kw)
     assert set(sets) == {
         f"mnist5k-c/{c}/{s}" for c in ("gaussian_noise", "rotation") for s in (1, 5)
     }
     for s in sets.values():
-        assert s.images.shape == mnist.test.images.shape
+        assert s.images.shape == mnist.test.images.shape and s.num_classes == 10
         assert torch.equal(s.labels, mnist.test.labels)
+    again = load_ood("mnist5k-c", **kw)
+    assert all(torch.equal(sets[k].images, again[k].images) for k in sets)
 
 
-def test_names() -> None:
-    """Known names without torch: datasets, imagefolder:<path>, digits and <dataset>-c."""
-    assert is_known_dataset("mnist5k") and is_known_dataset("imagefolder:/x")
-    assert not is_known_dataset("imagenet9") and not is_known_dataset("imagefolder:")
-    assert is_known_ood("digits") and is_known_ood("mnist5k-c") and not is_known_ood("foo-c")
+def test_full_suite_by_default(mnist: datasets.Dataset) -> None:
+    """No corruptions given: every corruption at every severity (8 x 5 sets)."""
+    small = datasets.make_dataset(
+        "mnist5k",
+        (mnist.train.images, mnist.train.labels),
+        (mnist.test.images[:20], mnist.test.labels[:20]),
+        10,
+    )
+    suite = load_ood("mnist5k-c", reference=small)
+    assert len(suite) == 40 and all(len(s.labels) == 20 for s in suite.values())
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
+def test_ood_sets_are_fitted_to_the_reference(tmp_path: Path, mnist: datasets.Dataset) -> None:
+    """digits and another dataset's (suite's) test split take the reference's channels
+    and size: 3x32x32 for a CIFAR reference, 1x28x28 for mnist5k."""
+    fakes.write_cifar10(tmp_path)
+    cifar = load_dataset("cifar10", root=str(tmp_path))
+    digits = load_ood("digits", reference=cifar)["digits"]
+    assert digits.images.shape == (1797, 3, 32, 32) and digits.num_classes == 10
+    assert torch.equal(digits.images[:, 0], digits.images[:, 2])
+    grey = load_ood("cifar10", reference=mnist, root=str(tmp_path))["cifar10"]
+    assert grey.images.shape == (4, 1, 28, 28)
+    suite = load_ood("cifar10-c", reference=mnist, root=str(tmp_path), corruptions=("contrast",))
+    assert suite["cifar10-c/contrast/3"].images.shape == (4, 1, 28, 28)
 
 
-def test_fashion_mnist_reads_idx_files_in_torchvision_layout(tmp_path: Path) -> None:
-    """IDX files under <root>/FashionMNIST/raw load as uint8 [N, 1, 28, 28]."""
-    raw = tmp_path / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 255, (20, 28, 28)))
-    write_idx(raw / "train-labels-idx1-ubyte", rng.integers(0, 10, 20))
-    write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 255, (5, 28, 28)))
-    write_idx(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 5))
-    from sslctl.data import datasets
-
-    old = datasets.FASHION_DIRS
-    datasets.FASHION_DIRS = ()
-    try:
-        data = load_dataset("fashion-mnist", root=str(tmp_path))
-    finally:
-        datasets.FASHION_DIRS = old
-        load_dataset.cache_clear()
-    assert data.train.images.shape == (20, 1, 28, 28) and data.test.labels.shape == (5,)
+def test_bad_ood_requests(mnist: datasets.Dataset) -> None:
+    """Unknown OOD set, corruption or severity: SslctlError naming the valid values."""
+    with pytest.raises(SslctlError, match="digits"):
+        load_ood("svhn", reference=mnist)
+    with pytest.raises(SslctlError, match="gaussian_noise"):
+        load_ood("mnist5k-c", reference=mnist, corruptions=("fog",))
+    with pytest.raises(SslctlError, match="severities"):
+        load_ood("mnist5k-c", reference=mnist, severities=(0,))
 
 
-def test_missing_fashion_mnist_says_how_to_install(tmp_path: Path) -> None:
-    """Absent files: an SslctlError naming the places searched and the apt package."""
-    from sslctl.data import datasets
-
-    old = datasets.FASHION_DIRS
-    datasets.FASHION_DIRS = (str(tmp_path / "none"),)
-    try:
-        with pytest.raises(SslctlError, match="dataset-fashion-mnist"):
-            load_dataset("fashion-mnist", root=str(tmp_path))
-    finally:
-        datasets.FASHION_DIRS = old
-        load_dataset.cache_clear()
-
-
-def write_fake_cifar10(root: Path, n_train: int = 10, n_test: int = 4) -> None:
-    """CIFAR-10's real on-disk format: pickled batches in cifar-10-batches-py/."""
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    per = n_train // 5
-    for i in range(1, 6):
-        batch = {
-            "data": rng.integers(0, 255, (per, 3072), dtype=np.uint8),
-            "labels": rng.integers(0, 10, per).tolist(),
-        }
-        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch))
-    test = {
-        "data": rng.integers(0, 255, (n_test, 3072), dtype=np.uint8),
-        "labels": rng.integers(0, 10, n_test).tolist(),
-    }
-    (folder / "test_batch").write_bytes(pickle.dumps(test))
-    meta = {"label_names": [f"c{i}" for i in range(10)]}
-    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
-
-
-def test_cifar10_loads_from_the_real_on_disk_format(tmp_path: Path) -> None:
-    """Our CIFAR-10 reader loads the pickled batches into uint8 NCHW in the right order."""
-    write_fake_cifar10(tmp_path)
-    data = load_dataset("cifar10", root=str(tmp_path))
-    load_dataset.cache_clear()
-    assert data.train.images.shape == (10, 3, 32, 32) and data.train.images.dtype == torch.uint8
-    assert data.test.images.shape == (4, 3, 32, 32) and len(data.mean) == 3
-
-
-def test_missing_cifar_without_download_is_a_clear_error(tmp_path: Path) -> None:
-    """No files and download false: SslctlError saying how to get them."""
-    with pytest.raises(SslctlError, match="data.download"):
-        load_dataset("cifar10", root=str(tmp_path))
-    load_dataset.cache_clear()
-
-
-def test_imagefolder(tmp_path: Path) -> None:
-    """imagefolder:<path> reads train/ and val/ class folders, resized, as uint8 RGB."""
-    from PIL import Image
-
-    for split in ("train", "val"):
-        for cls in ("a", "b"):
-            (tmp_path / split / cls).mkdir(parents=True)
-            for i in range(2):
-                Image.new("RGB", (40, 30), (i * 100, 50, 20)).save(
-                    tmp_path / split / cls / f"{i}.png"
-                )
-    data = load_dataset(f"imagefolder:{tmp_path}")
-    load_dataset.cache_clear()
-    assert data.train.images.shape == (4, 3, 64, 64) and data.train.num_classes == 2
+def test_channel_stats_are_per_channel() -> None:
+    """Mean and std are per channel, of images scaled to [0, 1]."""
+    images = torch.zeros(2, 2, 4, 4, dtype=torch.uint8)
+    images[:, 1] = 255
+    images[1, 0] = 255
+    mean, std = datasets.channel_stats(images)
+    assert mean == pytest.approx((0.5, 1.0)) and std[1] == 0
+    assert std[0] == pytest.approx(float(np.std([0] * 16 + [1] * 16, ddof=1)))
