@@ -59,7 +59,9 @@ class RichReporter:
 
 
 def summary_table(metrics: dict[str, float], title: str) -> Table:
-    """Rows: SSL encoder and the two baselines; columns: linear top-1 and each OOD set."""
+    """Rows: SSL encoder (and its projector output), then the two baselines. Columns:
+    linear top-1, kNN top-1 and each OOD set (%), then, when the run logged them, HSIC
+    (mean pairwise normalised HSIC, lower = more independent) and effective rank (RankMe)."""
     rows = {"ssl": {}, "raw pixels": {}, "random init": {}}
     for key, value in metrics.items():
         if key.startswith("baseline/raw/"):
@@ -73,25 +75,44 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
         *(["knn/top1"] if "knn/top1" in metrics else []),
         *sorted(headline({k: v for k, v in rows["ssl"].items() if k.startswith("ood/")})),
     ]
+    diagnostics = {
+        "indep/nhsic": "HSIC",
+        "spectrum/rankme": "effective rank",
+    }
+    diagnostics = {
+        k: v
+        for k, v in diagnostics.items()
+        if k in metrics or k.replace("/", "/projector/", 1) in metrics
+    }
     table = Table(title=title)
     table.add_column("encoder")
     for col in columns:
-        table.add_column(col.removesuffix("/top1") + " top-1 %", justify="right")
+        label = "knn top-1 %" if col == "knn/top1" else col.removesuffix("/top1") + " top-1 %"
+        table.add_column(label, justify="right")
+    for label in diagnostics.values():
+        table.add_column(label, justify="right")
+
+    def diag(values: dict[str, float], prefix: str = "") -> list[str]:
+        out = []
+        for key in diagnostics:
+            value = values.get(key.replace("/", f"/{prefix}", 1) if prefix else key)
+            out.append("-" if value is None else f"{value:.3g}")
+        return out
+
     for name, values in rows.items():
         if values:
-            table.add_row(name, *(_fmt(values.get(c)) for c in columns))
-    extras = {
-        "indep/nhsic": "normalised HSIC (backbone)",
-        "spectrum/rankme": "RankMe (backbone)",
-        "spectrum/projector/rankme": "RankMe (embedding)",
-    }
-    for key, label in extras.items():
-        if key in metrics:
-            table.caption = (table.caption + "   " if table.caption else "") + (
-                f"{label}: {metrics[key]:.3g}"
+            cells = [_fmt(values.get(c)) for c in columns]
+            table.add_row(
+                name, *cells, *(diag(values) if name == "ssl" else ["-"] * len(diagnostics))
             )
     if "projector/linear/top1" in metrics:
-        table.add_row("ssl (projector)", *(_fmt(metrics.get(f"projector/{c}")) for c in columns))
+        table.add_row(
+            "ssl (projector)",
+            *(_fmt(metrics.get(f"projector/{c}")) for c in columns),
+            *diag(metrics, "projector/"),
+        )
+    if diagnostics:
+        table.caption = "HSIC: mean normalised HSIC over random feature pairs (0 = independent)"
     return table
 
 

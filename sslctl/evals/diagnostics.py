@@ -42,7 +42,8 @@ def held_out_features(
 def independence_metrics(
     features: dict[str, torch.Tensor], cfg: IndependenceConfig, seed: int
 ) -> dict[str, float]:
-    """``indep/hsic``, ``indep/nhsic``, ``indep/dhsic`` (+ ``indep/pvalue``) per feature set."""
+    """``indep/hsic``, ``indep/nhsic``, ``indep/dhsic`` (+ ``indep/pvalue``,
+    ``indep/dhsic_pvalue`` with permutations) per feature set."""
     out = {}
     for name, feats in features.items():
         values = pairwise_independence(
@@ -51,7 +52,7 @@ def independence_metrics(
             samples=cfg.samples,
             subset=cfg.subset,
             permutations=cfg.permutations,
-            seed=seed,
+            seed=seed if cfg.seed is None else cfg.seed,
         )
         out.update({f"indep/{PREFIX[name]}{k}": v for k, v in values.items()})
     return out

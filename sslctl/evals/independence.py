@@ -1,28 +1,33 @@
 """Pairwise independence of representation features (Mialon, Balestriero, LeCun 2022).
 
-HSIC (Gretton et al., 2005) with Gaussian kernels whose bandwidth is the median pairwise
-distance (median heuristic). The biased estimator is used:
-``HSIC_b(X, Y) = tr(K H L H) / (n - 1)^2`` with ``H = I - 11^T / n``. The normalised
-variant ``HSIC(X, Y) / sqrt(HSIC(X, X) HSIC(Y, Y))`` (as in CKA) lies in [0, 1] and is
-invariant to rescaling either feature. dHSIC (Pfister et al., 2018) measures the joint
-independence of several variables. A permutation test gives p-values.
-All computations are float64; pairs are processed in vectorised batches.
+HSIC (Gretton et al., 2005) with Gaussian kernels ``k(a, b) = exp(-(a - b)^2 / (2 s^2))``
+whose bandwidth ``s^2`` is the median squared distance between samples (median heuristic,
+estimated on a fixed subset of at most 4,096 sample pairs). The *biased* estimator is used,
+normalised by ``(n - 1)^2``::
+
+    HSIC_b(X, Y) = tr(K H L H) / (n - 1)^2,     H = I - 11^T / n
+
+(Gretton et al. 2005 write ``(m - 1)^{-2} tr(KHLH)``; some libraries divide by ``n^2``,
+which differs by the factor ``((n - 1) / n)^2``). It is computed without forming ``H``:
+``tr(KHLH) = <K, L> - 2/n <K1, L1> + (1^T K 1)(1^T L 1) / n^2``. The normalised variant
+``HSIC(X, Y) / sqrt(HSIC(X, X) HSIC(Y, Y))`` (as in CKA) lies in [0, 1] and is invariant to
+rescaling either feature. dHSIC (Pfister et al., 2018) measures the *joint* independence
+of several variables. Permutation tests give p-values for both.
+
+All computations are float64; pairs are processed in vectorised batches of kernel matrices.
 """
 
 from __future__ import annotations
 
 import torch
 
-
-def _sq_dists(x: torch.Tensor) -> torch.Tensor:
-    """Pairwise squared distances of 1-d samples, batched: [B, n] -> [B, n, n]."""
-    return (x[:, :, None] - x[:, None, :]) ** 2
+MEDIAN_PAIRS = 4096  # sample pairs used to estimate the median heuristic bandwidth
 
 
-def median_sq_distance(x: torch.Tensor, max_pairs: int = 4096) -> torch.Tensor:
+def median_sq_distance(x: torch.Tensor, max_pairs: int = MEDIAN_PAIRS) -> torch.Tensor:
     """Median squared distance between distinct samples of each row of ``x`` [B, n],
-    estimated on a fixed subset of at most ``max_pairs`` index pairs (the median heuristic
-    without sorting n^2 distances)."""
+    estimated on a fixed, evenly spread subset of at most ``max_pairs`` index pairs (the
+    median heuristic without sorting n^2 distances)."""
     n = x.shape[1]
     i, j = torch.triu_indices(n, n, offset=1, device=x.device)
     if len(i) > max_pairs:
@@ -32,98 +37,179 @@ def median_sq_distance(x: torch.Tensor, max_pairs: int = 4096) -> torch.Tensor:
 
 
 def gaussian_gram(x: torch.Tensor) -> torch.Tensor:
-    """Gaussian kernel matrices [B, n, n] of 1-d samples [B, n]: exp(-d^2 / (2 sigma^2))
-    with sigma = the median distance between samples (median heuristic)."""
-    x = x.double()
+    """Gaussian kernel matrices [B, n, n] of 1-d samples [B, n] (float64):
+    exp(-d^2 / (2 s^2)) with s^2 the median squared distance (median heuristic)."""
+    x = x.double().contiguous()  # a transposed view would give a strided (slow) k
     sigma2 = median_sq_distance(x)
-    return torch.exp(-_sq_dists(x) / (2 * sigma2[:, None, None]))
+    k = x[:, :, None] - x[:, None, :]
+    k.square_().div_(-2 * sigma2[:, None, None]).exp_()
+    return k
 
 
-def _centre(k: torch.Tensor) -> torch.Tensor:
-    return k - k.mean(1, keepdim=True) - k.mean(2, keepdim=True) + k.mean((1, 2), keepdim=True)
+def _stats(k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row sums [B, n] and totals [B] of kernel matrices [B, n, n]."""
+    rows = k.sum(2)
+    return rows, rows.sum(1)
+
+
+def _hsic(
+    k: torch.Tensor,
+    l: torch.Tensor,  # noqa: E741
+    sk: tuple[torch.Tensor, torch.Tensor],
+    sl: tuple[torch.Tensor, torch.Tensor],
+) -> torch.Tensor:
+    n = k.shape[-1]
+    inner = torch.bmm(k.reshape(len(k), 1, -1), l.reshape(len(l), -1, 1)).flatten()
+    cross = (sk[0] * sl[0]).sum(1)
+    return (inner - 2 * cross / n + sk[1] * sl[1] / n**2) / (n - 1) ** 2
 
 
 def hsic_from_grams(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:  # noqa: E741
     """Biased HSIC of kernel matrices [B, n, n] -> [B]: tr(K H L H) / (n-1)^2."""
-    n = k.shape[-1]
-    return (_centre(k) * l).sum((1, 2)) / (n - 1) ** 2
+    return _hsic(k, l, _stats(k), _stats(l))
 
 
+def _batched(fn):  # [n] -> scalar, [B, n] -> [B]
+    def wrapper(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 1:
+            return fn(x[None], y[None])[0]
+        return fn(x, y)
+
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def _hsic_and_normalised(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    k, l = gaussian_gram(x), gaussian_gram(y)  # noqa: E741
+    sk, sl = _stats(k), _stats(l)
+    value = _hsic(k, l, sk, sl)
+    norm = torch.sqrt((_hsic(k, k, sk, sk) * _hsic(l, l, sl, sl)).clamp_min(1e-24))
+    return value, value / norm
+
+
+@_batched
 def hsic(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """HSIC_b between paired 1-d samples, batched: x, y [B, n] (or [n]) -> [B] (or scalar)."""
-    squeeze = x.ndim == 1
-    x, y = (x[None], y[None]) if squeeze else (x, y)
-    out = hsic_from_grams(gaussian_gram(x), gaussian_gram(y))
-    return out[0] if squeeze else out
+    return hsic_from_grams(gaussian_gram(x), gaussian_gram(y))
 
 
+@_batched
 def normalized_hsic(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """HSIC(X, Y) / sqrt(HSIC(X, X) HSIC(Y, Y)), batched like :func:`hsic`."""
-    squeeze = x.ndim == 1
-    x, y = (x[None], y[None]) if squeeze else (x, y)
-    k, l = gaussian_gram(x), gaussian_gram(y)  # noqa: E741
-    value = hsic_from_grams(k, l) / torch.sqrt(
-        (hsic_from_grams(k, k) * hsic_from_grams(l, l)).clamp_min(1e-24)
-    )
-    return value[0] if squeeze else value
+    """HSIC(X, Y) / sqrt(HSIC(X, X) HSIC(Y, Y)) in [0, 1], batched like :func:`hsic`."""
+    return _hsic_and_normalised(x, y)[1]
 
 
-def dhsic(features: torch.Tensor) -> torch.Tensor:
-    """dHSIC (Pfister et al. 2018) of the columns of ``features`` [n, d]: a V-statistic
-    that is 0 iff the d variables are jointly independent (for characteristic kernels)."""
-    grams = gaussian_gram(features.double().T)  # [d, n, n]
+def _dhsic_from_grams(grams: torch.Tensor) -> torch.Tensor:
     term1 = grams.prod(0).mean()
     term2 = grams.mean((1, 2)).prod()
     term3 = 2 * grams.mean(2).prod(0).mean()
     return term1 + term2 - term3
 
 
+def dhsic(features: torch.Tensor) -> torch.Tensor:
+    """dHSIC (Pfister et al. 2018) of the columns of ``features`` [n, d]: the V-statistic
+    (1/n^2) sum_ab prod_j K^j_ab + prod_j (1/n^2) sum_ab K^j_ab
+    - (2/n) sum_a prod_j (1/n) sum_b K^j_ab, which is 0 iff the d variables are jointly
+    independent (for characteristic kernels); for d = 2 it equals tr(KHLH) / n^2."""
+    return _dhsic_from_grams(gaussian_gram(features.double().T))
+
+
+def _chunks(total: int, elements: int, budget: int = 2**24) -> list[int]:
+    """Split ``total`` permutations into chunks of ``budget / elements`` at most (memory:
+    ``elements`` float64 values per permutation)."""
+    size = max(1, budget // elements)
+    return [min(size, total - start) for start in range(0, total, size)]
+
+
 def permutation_pvalue(
     x: torch.Tensor, y: torch.Tensor, permutations: int = 200, seed: int = 0
 ) -> float:
-    """p-value of H0 "x independent of y" by permuting y (HSIC statistic)."""
+    """p-value of H0 "x independent of y": the share of HSIC values with y permuted (which
+    breaks any dependence) at least as large as the observed one, (count + 1) / (P + 1)."""
     gen = torch.Generator().manual_seed(seed)
     k, l = gaussian_gram(x[None]), gaussian_gram(y[None])  # noqa: E741
-    observed = hsic_from_grams(k, l)[0]
-    perms = torch.stack([torch.randperm(len(y), generator=gen) for _ in range(permutations)])
-    lp = l[0][perms[:, :, None], perms[:, None, :]]
-    null = hsic_from_grams(k.expand(permutations, -1, -1), lp)
-    return float(((null >= observed).sum() + 1) / (permutations + 1))
+    sk, sl = _stats(k), _stats(l)
+    observed = _hsic(k, l, sk, sl)[0]
+    n, exceed = len(y), 0
+    for chunk in _chunks(permutations, n * n):
+        p = torch.stack([torch.randperm(n, generator=gen) for _ in range(chunk)])
+        lp = l[0][p[:, :, None], p[:, None, :]]
+        slp = (sl[0][0][p], sl[1].expand(chunk))
+        exceed += int((_hsic(k.expand(chunk, -1, -1), lp, sk, slp) >= observed).sum())
+    return (exceed + 1) / (permutations + 1)
+
+
+def dhsic_pvalue(features: torch.Tensor, permutations: int = 200, seed: int = 0) -> float:
+    """Permutation test of joint independence of the columns of ``features`` [n, d]
+    (Pfister et al. 2018): every column but the first is permuted independently."""
+    gen = torch.Generator().manual_seed(seed)
+    grams = gaussian_gram(features.double().T)
+    observed = _dhsic_from_grams(grams)
+    d, n = grams.shape[:2]
+    exceed = 0
+    for chunk in _chunks(permutations, d * n * n):
+        shuffled = [grams[0].expand(chunk, -1, -1)]
+        for g in grams[1:]:
+            p = torch.stack([torch.randperm(n, generator=gen) for _ in range(chunk)])
+            shuffled.append(g[p[:, :, None], p[:, None, :]])
+        stacked = torch.stack(shuffled, 1)  # [chunk, d, n, n]
+        term1 = stacked.prod(1).mean((1, 2))
+        term2 = stacked.mean((2, 3)).prod(1)
+        term3 = 2 * stacked.mean(3).prod(1).mean(1)
+        exceed += int((term1 + term2 - term3 >= observed).sum())
+    return (exceed + 1) / (permutations + 1)
 
 
 def pairwise_independence(
     features: torch.Tensor,
     *,
     pairs: int = 256,
-    samples: int = 512,
+    samples: int = 1000,
     subset: int = 4,
     permutations: int = 0,
     seed: int = 0,
-    batch: int = 32,
+    batch: int = 16,
 ) -> dict[str, float]:
-    """Average HSIC and normalised HSIC over random pairs of distinct features of
-    ``samples`` random rows, dHSIC of a random ``subset`` of features, and (optionally) the
-    permutation p-value of the first pair. Keys: hsic, nhsic, dhsic[, pvalue]."""
+    """Independence diagnostics of the features [n, d] of held-out samples.
+
+    ``samples`` random rows; each feature standardised. ``hsic`` and ``nhsic``: mean HSIC_b
+    and normalised HSIC over ``pairs`` random pairs of distinct features (vectorised over
+    ``batch`` pairs at a time); ``dhsic``: dHSIC of ``subset`` random features. With
+    ``permutations > 0``: ``pvalue`` (permutation test of the first random pair) and
+    ``dhsic_pvalue`` (permutation test of joint independence of the dHSIC subset).
+    Constant features (collapsed
+    dimensions) are excluded; with fewer than two left, the values are NaN.
+    """
     gen = torch.Generator().manual_seed(seed)
     n, d = features.shape
     if d < 2:
         raise ValueError(f"pairwise independence needs at least 2 features, got {d}")
     rows = torch.randperm(n, generator=gen)[: min(samples, n)]
     x = features[rows].double()
-    x = (x - x.mean(0)) / x.std(0).clamp_min(1e-12)
+    std = x.std(0)
+    alive = torch.nonzero(std > 1e-8 * std.max().clamp_min(1e-30)).flatten()
+    if len(alive) < 2:
+        nan = float("nan")
+        return {"hsic": nan, "nhsic": nan, "dhsic": nan}
+    x = ((x - x.mean(0)) / std)[:, alive]
+    d = x.shape[1]
     a = torch.randint(0, d, (pairs,), generator=gen)
     b = (a + torch.randint(1, d, (pairs,), generator=gen)) % d
     values, normed = [], []
     for start in range(0, pairs, batch):
         xa, xb = x[:, a[start : start + batch]].T, x[:, b[start : start + batch]].T
-        values.append(hsic(xa, xb))
-        normed.append(normalized_hsic(xa, xb))
+        value, norm = _hsic_and_normalised(xa, xb)
+        values.append(value)
+        normed.append(norm)
+    values_t = torch.cat(values)
     cols = torch.randperm(d, generator=gen)[: min(subset, d)]
     out = {
-        "hsic": float(torch.cat(values).mean()),
+        "hsic": float(values_t.mean()),
         "nhsic": float(torch.cat(normed).mean()),
         "dhsic": float(dhsic(x[:, cols])),
     }
     if permutations:
         out["pvalue"] = permutation_pvalue(x[:, a[0]], x[:, b[0]], permutations, seed)
+        out["dhsic_pvalue"] = dhsic_pvalue(x[:, cols], permutations, seed)
     return out

@@ -6,6 +6,7 @@ import torch
 
 from sslctl.evals.independence import (
     dhsic,
+    dhsic_pvalue,
     hsic,
     normalized_hsic,
     pairwise_independence,
@@ -60,6 +61,32 @@ def test_dhsic_detects_joint_dependence() -> None:
     assert float(dhsic(torch.stack([x, x**2, y], 1))) > 5 * float(dhsic(torch.stack([x, y, z], 1)))
 
 
+def test_dhsic_permutation_pvalues() -> None:
+    """Joint dependence (x, x^2, y): p-value at the floor; independent (x, y, z): not small."""
+    x, y = samples(n=300)
+    z = samples(n=300, seed=1)[0]
+    assert dhsic_pvalue(torch.stack([x, x**2, y], 1), permutations=99) <= 0.02
+    assert dhsic_pvalue(torch.stack([x, y, z], 1), permutations=99) > 0.05
+
+
+def test_dhsic_of_two_variables_is_hsic_with_n_squared_normalisation() -> None:
+    """For d = 2, dHSIC equals tr(KHLH) / n^2, i.e. HSIC_b x ((n-1)/n)^2."""
+    x, y = samples(n=60)
+    expected = hsic(x, x**2 + y) * (59 / 60) ** 2
+    assert torch.isclose(dhsic(torch.stack([x, x**2 + y], 1)), expected)
+
+
+def test_constant_features_are_ignored() -> None:
+    """Collapsed (constant) dimensions do not enter the average; none left gives NaN."""
+    g = torch.Generator().manual_seed(0)
+    live = torch.randn(300, 4, generator=g)
+    padded = torch.cat([live, torch.zeros(300, 4)], 1)
+    a = pairwise_independence(live, pairs=16, samples=300)
+    b = pairwise_independence(padded, pairs=16, samples=300)
+    assert abs(a["nhsic"] - b["nhsic"]) < 0.02
+    assert torch.isnan(torch.tensor(pairwise_independence(torch.zeros(50, 3))["hsic"]))
+
+
 def test_pairwise_independence_of_independent_vs_mixed_features() -> None:
     """Averaged over feature pairs: independent features score lower than mixed ones."""
     g = torch.Generator().manual_seed(0)
@@ -68,3 +95,4 @@ def test_pairwise_independence_of_independent_vs_mixed_features() -> None:
     a = pairwise_independence(sources, pairs=32, samples=300)
     b = pairwise_independence(mixed, pairs=32, samples=300, permutations=50)
     assert b["nhsic"] > 3 * a["nhsic"] and 0 < b["pvalue"] <= 1
+    assert b["dhsic_pvalue"] <= 0.05
