@@ -1,33 +1,40 @@
-"""Selecting, grouping and aggregating runs: mean ± std over seeds, n, baselines, pivots."""
+"""Grouping and aggregating runs: one row per recipe configuration, seeds aggregated as
+mean ± std with the count n; metric columns from globs; sorting; baselines; pivots."""
 
 from __future__ import annotations
 
 import fnmatch
 import math
-import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sslctl.errors import SslctlError
+from sslctl.report.protocols import protocol_of, protocols
 from sslctl.report.query import RunRow
+from sslctl.report.select import as_number, known_fields, resolve_field
 
-DEFAULT_METRICS = ("linear/top1", "knn/top1", "ood/*/top1", "indep/nhsic", "spectrum/rankme")
-IGNORED_FIELDS = {"seed"}
-PROTOCOL_TAGS = {
-    "linear/": "linear",
-    "projector/": "linear",
-    "knn/": "knn",
-    "ood/": "ood",
-    "indep/": "independence",
-    "spectrum/": "spectrum",
-    "probe/": "knn",
-}
-FILTER = re.compile(r"^\s*([\w.\-/]+)\s*(!=|=)\s*(.*?)\s*$")
+DEFAULT_METRICS = (
+    "linear/top1",
+    "projector/linear/top1",
+    "knn/top1",
+    "ood/*/top1",
+    "indep/nhsic",
+    "spectrum/rankme",
+)
+# never grouping fields by default: the seed (aggregated over) and where a run executed
+IGNORED_FIELDS = {"seed", "data.root", "data.download", "runtime.threads"}
+IGNORED_PREFIXES = ("launcher.", "runtime.checkpoint")
+SECTION_ORDER = ("method", "projector", "model", "data", "optim", "augment", "eval", "runtime")
+LOWER_IS_BETTER = {"loss", "hsic", "nhsic", "dhsic", "condition", "collapsed"}
+BASELINES = (("raw", "raw pixels"), ("random", "random init"))
 
 
 @dataclass
 class Cell:
+    """A metric over the runs of one row: mean, sample std (nan when n < 2), count."""
+
     mean: float
     std: float
     n: int
@@ -35,11 +42,15 @@ class Cell:
 
 @dataclass
 class Group:
-    """One row of a report: the values of the grouping fields and aggregated metrics."""
+    """One row of a report: the values of the grouping fields and the aggregated metrics."""
 
     key: tuple[str, ...]
     cells: dict[str, Cell]
     run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.run_ids) or max((c.n for c in self.cells.values()), default=0)
 
 
 @dataclass
@@ -48,60 +59,31 @@ class Report:
     metrics: list[str]
     groups: list[Group]
     baselines: list[Group]
-    protocols: dict[str, str]
-    excluded: dict[str, int]
+    protocols: dict[str, str]  # metric -> how it was measured
+    excluded: dict[str, int]  # status -> runs left out
+    included: dict[str, int] = field(default_factory=dict)  # non-complete runs shown (--all)
+    sort: str = ""  # how the rows are ordered, in words
+    together: dict[str, list[str]] = field(default_factory=dict)  # column -> fields it implies
 
 
-def parse_filter(text: str) -> tuple[str, str, str]:
-    """``'method.name=vicreg'`` -> (field, op, value); ``!=`` negates."""
-    match = FILTER.match(text)
-    if not match:
-        raise SslctlError(
-            f"--filter: got {text!r}; expected FIELD=VALUE or FIELD!=VALUE, e.g. method.name=vicreg"
-        )
-    return match.group(1), match.group(2), match.group(3)
+@dataclass
+class Pivot:
+    row_field: str
+    col_field: str
+    metric: str
+    rows: list[str]
+    cols: list[str]
+    cells: dict[tuple[str, str], Cell]
+    protocol: str | None
 
 
-def select(
-    rows: list[RunRow],
-    *,
-    experiment: str | None = None,
-    sweep: str | None = None,
-    filters: list[str] = (),
-    include_all: bool = False,
-) -> tuple[list[RunRow], dict[str, int]]:
-    """Pipeline runs matching the options; non-complete runs are excluded (and counted)
-    unless ``include_all``."""
-    conditions = [parse_filter(f) for f in filters]
-    kept, excluded = [], defaultdict(int)
-    for r in rows:
-        if r.tags.get("sslctl.sweep_parent") or "sslctl.recipe_hash" not in r.tags:
-            continue
-        if experiment and r.experiment != experiment:
-            continue
-        if sweep and r.tags.get("sslctl.sweep") != sweep:
-            continue
-        if not all((r.field(f) == v) == (op == "=") for f, op, v in conditions):
-            continue
-        if not r.complete and not include_all:
-            excluded[r.tags.get("sslctl.status", r.status.lower())] += 1
-            continue
-        kept.append(r)
-    return kept, dict(excluded)
-
-
-def metric_columns(rows: list[RunRow], patterns: list[str] | None) -> list[str]:
-    """Metric names matching the glob patterns, in pattern order (baselines excluded)."""
-    names = sorted({k for r in rows for k in r.metrics if not k.startswith("baseline/")})
-    out: list[str] = []
-    for pattern in patterns or DEFAULT_METRICS:
-        hits = [n for n in names if glob_match(n, pattern) and n not in out]
-        if not hits and patterns:
-            raise SslctlError(
-                f"--metrics: {pattern!r} matches no logged metric; some that exist: {names[:12]}"
-            )
-        out += hits
-    return out
+def aggregate(values: Iterable[float]) -> Cell:
+    """Mean, sample standard deviation and count of the finite values."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return Cell(math.nan, math.nan, 0)
+    std = statistics.stdev(finite) if len(finite) > 1 else math.nan
+    return Cell(statistics.fmean(finite), std, len(finite))
 
 
 def glob_match(name: str, pattern: str) -> bool:
@@ -115,19 +97,43 @@ def glob_match(name: str, pattern: str) -> bool:
     )
 
 
-def aggregate(values: list[float]) -> Cell:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return Cell(math.nan, math.nan, 0)
-    std = statistics.stdev(finite) if len(finite) > 1 else 0.0
-    return Cell(statistics.fmean(finite), std, len(finite))
+def metric_columns(
+    rows: list[RunRow],
+    patterns: list[str] | None,
+    lead: str | None = None,
+    logged: list[str] | None = None,
+) -> list[str]:
+    """Logged metric names matching the globs, in pattern order (baselines are a section
+    of their own, never a column); by default DEFAULT_METRICS after ``lead``. An explicit
+    pattern that matches nothing is an error (listing ``logged``, the store's metrics)."""
+    names = sorted({k for r in rows for k in r.metrics if not k.startswith("baseline/")})
+    out: list[str] = []
+    for pattern in patterns or [*([lead] if lead else []), *DEFAULT_METRICS]:
+        hits = [n for n in names if glob_match(n, pattern) and n not in out]
+        if patterns and not hits and rows:
+            sample = logged_sample(logged or names)
+            raise SslctlError(
+                f"--metrics: {pattern!r} matches no logged metric (globs: * within one "
+                f"/ segment, ** across); logged: {sample}"
+            )
+        out += hits
+    return out
 
 
-def _default_fields(rows: list[RunRow]) -> list[str]:
-    """``method.name`` plus every recipe field that varies; a method hyper-parameter
-    counts only if it varies among runs of the same method (not merely because another
-    method lacks it)."""
-    keys = sorted({k for r in rows for k in r.params} - IGNORED_FIELDS - {"method.name"})
+def logged_sample(names: list[str], limit: int = 15) -> str:
+    """A few logged metric names for an error message (baselines left out)."""
+    names = [n for n in names if not n.startswith("baseline/")]
+    return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
+
+
+def default_fields(rows: list[RunRow]) -> tuple[list[str], dict[str, list[str]]]:
+    """``method.name`` plus every recipe field that varies among the runs (the seed and
+    where-it-ran fields aside), and the fields left out because they vary together with a
+    kept one (same partition of the runs): ``{kept: [left out, ...]}``. A method
+    hyper-parameter counts only if it varies among runs of the same method, not merely
+    because another method has no such field."""
+    keys = {k for r in rows for k in r.params} - {"method.name"}
+    keys = {k for k in keys if k not in IGNORED_FIELDS and not k.startswith(IGNORED_PREFIXES)}
     by_method: dict[str | None, list[RunRow]] = defaultdict(list)
     for r in rows:
         by_method[r.params.get("method.name")].append(r)
@@ -137,111 +143,178 @@ def _default_fields(rows: list[RunRow]) -> list[str]:
             return any(len({r.params.get(key) for r in runs}) > 1 for runs in by_method.values())
         return len({r.params.get(key) for r in rows}) > 1
 
-    return ["method.name", *(k for k in keys if varies(k))]
+    kept: list[str] = ["method.name"]
+    together: dict[str, list[str]] = {}
+    for key in sorted((k for k in keys if varies(k)), key=field_priority):
+        twin = next((f for f in kept if _same_partition(rows, f, key)), None)
+        if twin is None:
+            kept.append(key)
+        else:
+            together.setdefault(twin, []).append(key)
+    return kept, together
+
+
+def field_priority(name: str) -> tuple[int, str]:
+    """Recipe sections in the order a reader looks for them, then alphabetical."""
+    section = name.split(".", 1)[0]
+    return (SECTION_ORDER.index(section) if section in SECTION_ORDER else len(SECTION_ORDER), name)
+
+
+def _same_partition(rows: list[RunRow], a: str, b: str) -> bool:
+    """``a`` and ``b`` determine each other over ``rows`` (one-to-one values)."""
+    pairs = {(r.params.get(a), r.params.get(b)) for r in rows}
+    return len(pairs) == len({p[0] for p in pairs}) == len({p[1] for p in pairs})
 
 
 def group(rows: list[RunRow], fields: list[str], metrics: list[str]) -> list[Group]:
+    """One group per distinct value of ``fields``; each metric aggregated over its runs."""
     buckets: dict[tuple[str, ...], list[RunRow]] = defaultdict(list)
     for r in rows:
         buckets[tuple(str(r.field(f)) for f in fields)].append(r)
     return [
         Group(
             key,
-            {m: aggregate([r.metrics[m] for r in runs if m in r.metrics]) for m in metrics},
+            {m: aggregate(r.metrics[m] for r in runs if m in r.metrics) for m in metrics},
             [r.run_id for r in runs],
         )
         for key, runs in buckets.items()
     ]
 
 
+def lower_is_better(metric: str) -> bool:
+    """Losses, HSIC (dependence) and spectrum condition/collapse: smaller is better."""
+    leaf = metric.rsplit("/", 1)[-1]
+    return leaf in LOWER_IS_BETTER or leaf.endswith("_loss")
+
+
+def sort_groups(groups: list[Group], fields: list[str], spec: str, rows: list[RunRow]) -> str:
+    """Sort ``groups`` in place by ``spec`` = ``NAME[:asc|:desc]``, NAME a metric (best
+    first by default) or a grouping field (ascending); missing values last. Returns the
+    order in words."""
+    name, _, direction = spec.partition(":")
+    if direction not in ("", "asc", "desc"):
+        raise SslctlError(f"--sort: got {spec!r}; expected NAME, NAME:asc or NAME:desc")
+    if name not in fields and f"{name}.name" in fields:
+        name = f"{name}.name"
+    if name in fields:
+        i = fields.index(name)
+        groups.sort(key=lambda g: order_key(g.key[i]), reverse=direction == "desc")
+        return f"{name} {'descending' if direction == 'desc' else 'ascending'}"
+    if not any(name in r.metrics for r in rows):
+        known = ", ".join(fields + sorted({m for g in groups for m in g.cells}))
+        raise SslctlError(f"--sort: {name!r} is neither a logged metric nor a row field ({known})")
+    descending = direction == "desc" or (not direction and not lower_is_better(name))
+    by_id = {r.run_id: r for r in rows}
+
+    def value(g: Group) -> float:
+        cell = g.cells.get(name) or aggregate(
+            by_id[i].metrics[name] for i in g.run_ids if name in by_id[i].metrics
+        )
+        return cell.mean
+
+    sign = -1.0 if descending else 1.0
+
+    def key(g: Group) -> tuple[bool, float, tuple[int, float, str]]:
+        v = value(g)
+        return (math.isnan(v), 0.0 if math.isnan(v) else sign * v, order_key(",".join(g.key)))
+
+    groups.sort(key=key)
+    return f"{name} {'descending' if descending else 'ascending'}"
+
+
+def order_key(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order before text in alphabetical order."""
+    number = as_number(value)
+    return (0, number, value) if number is not None and math.isfinite(number) else (1, 0.0, value)
+
+
+def baselines(rows: list[RunRow], metrics: list[str]) -> list[Group]:
+    """Raw pixels and random-init backbone rows for the data of the report: raw pixels per
+    dataset, random init per dataset and backbone (where the backbone varies)."""
+    models = {(r.params.get("model.backbone"), r.params.get("model.width")) for r in rows}
+    out = []
+    for kind, label in BASELINES:
+        buckets: dict[str, list[RunRow]] = defaultdict(list)
+        for r in rows:
+            where = r.params.get("data.name", "?")
+            if kind == "random" and len(models) > 1:
+                where += f", {r.params.get('model.backbone')} w{r.params.get('model.width')}"
+            buckets[where].append(r)
+        for where, runs in sorted(buckets.items()):
+            cells = {
+                m: aggregate(
+                    r.metrics[f"baseline/{kind}/{m}"]
+                    for r in runs
+                    if f"baseline/{kind}/{m}" in r.metrics
+                )
+                for m in metrics
+            }
+            if any(c.n for c in cells.values()):
+                out.append(Group((f"{label} ({where})",), cells))
+    return out
+
+
 def build_report(
     rows: list[RunRow],
     *,
-    by: list[str] | None,
-    metrics: list[str] | None,
-    sort: str | None,
-    excluded: dict[str, int],
+    by: list[str] | None = None,
+    metrics: list[str] | None = None,
+    sort: str | None = None,
+    excluded: dict[str, int] | None = None,
+    lead: str | None = None,
+    logged: list[str] | None = None,
 ) -> Report:
-    """Group (by ``by`` or by every recipe field that varies, seeds aggregated) and sort."""
-    fields = by or _default_fields(rows)
-    known = {k for r in rows for k in r.params} | {"run_id", "experiment", "status"}
-    unknown = [f for f in fields if f not in known and not f.startswith("tags.")]
-    if rows and unknown:
-        raise SslctlError(
-            f"--by: unknown field(s) {unknown}; recipe fields look like "
-            "method.name, projector.width"
-        )
-    columns = metric_columns(rows, metrics)
+    """Group by ``by`` (default: every recipe field that varies), seeds aggregated; sort
+    by ``sort`` (default: the first metric column, best first); ``lead``: a metric to put
+    first among the default columns (a sweep's objective)."""
+    together: dict[str, list[str]] = {}
+    if by:
+        fields = [resolve_field(f, known_fields(rows), "--by") for f in by] if rows else by
+    else:
+        fields, together = default_fields(rows)
+    if any(not r.complete for r in rows) and "status" not in fields:
+        fields = [*fields, "status"]  # --all: unfinished runs never share a row with finished
+    columns = metric_columns(rows, metrics, lead, logged)
     groups = group(rows, fields, columns)
-    key = sort or (columns[0] if columns else None)
-    if key is not None:
-        groups.sort(
-            key=lambda g: (
-                -(
-                    g.cells[key].mean
-                    if key in g.cells and not math.isnan(g.cells[key].mean)
-                    else -math.inf
-                )
-            )
-        )
-    baselines = []
-    for data, runs in _by_data(rows).items():
-        for kind, label in (("raw", "raw pixels"), ("random", "random init")):
-            cells = {
-                m: aggregate(
-                    [
-                        r.metrics[f"baseline/{kind}/{m}"]
-                        for r in runs
-                        if f"baseline/{kind}/{m}" in r.metrics
-                    ]
-                )
-                for m in columns
-            }
-            if any(c.n for c in cells.values()):
-                baselines.append(Group((f"{label} ({data})",), cells))
-    return Report(fields, columns, groups, baselines, protocols(rows, columns), excluded)
-
-
-def _by_data(rows: list[RunRow]) -> dict[str, list[RunRow]]:
-    out: dict[str, list[RunRow]] = defaultdict(list)
-    for r in rows:
-        out[r.params.get("data.name", "?")].append(r)
-    return out
-
-
-def protocols(rows: list[RunRow], metrics: list[str]) -> dict[str, str]:
-    """The protocol of each metric family shown (``linear/*``, ``ood/*``, ...), from the
-    runs' ``sslctl.protocol.*`` tags."""
-    out = {}
-    for m in metrics:
-        prefix, tag = next(
-            ((p, t) for p, t in PROTOCOL_TAGS.items() if m.startswith(p)), (None, None)
-        )
-        key = f"sslctl.protocol.{tag}"
-        text = next((r.tags[key] for r in rows if key in r.tags), None)
-        if text and prefix:
-            out[f"{prefix}*"] = text
-    return out
+    spec = sort or (columns[0] if columns else fields[0])
+    order = sort_groups(groups, fields, spec, rows) if rows else ""
+    states = Counter(r.state for r in rows if not r.complete)
+    return Report(
+        fields,
+        columns,
+        groups,
+        baselines(rows, columns),
+        protocols(rows, columns),
+        excluded or {},
+        dict(sorted(states.items())),
+        order,
+        together,
+    )
 
 
 def pivot(
-    rows: list[RunRow], row_field: str, col_field: str, metric: str
-) -> tuple[list[str], list[str], dict[tuple[str, str], Cell]]:
+    rows: list[RunRow],
+    row_field: str,
+    col_field: str,
+    metric: str,
+    logged: list[str] | None = None,
+) -> Pivot:
     """Paper-style table: ``row_field`` x ``col_field`` cells of ``metric`` (mean ± std)."""
-    if rows and not any(metric in r.metrics for r in rows):
-        raise SslctlError(f"--pivot: no run logged metric {metric!r}")
-    for f in (row_field, col_field):
-        if rows and all(r.field(f) is None for r in rows):
-            raise SslctlError(f"--pivot: unknown field {f!r}")
+    if not rows:
+        return Pivot(row_field, col_field, metric, [], [], {}, None)
+    known = known_fields(rows)
+    row_field = resolve_field(row_field, known, "--pivot")
+    col_field = resolve_field(col_field, known, "--pivot")
+    if not any(metric in r.metrics for r in rows):
+        names = logged or sorted({k for r in rows for k in r.metrics})
+        raise SslctlError(f"--pivot: no run logged metric {metric!r} ({logged_sample(names)})")
     cells = {g.key: g.cells[metric] for g in group(rows, [row_field, col_field], [metric])}
-    return (_sorted({k[0] for k in cells}), _sorted({k[1] for k in cells}), cells)
-
-
-def _sorted(values: set[str]) -> list[str]:
-    def key(v: str) -> tuple[int, float, str]:
-        try:
-            return (0, float(v), v)
-        except ValueError:
-            return (1, 0.0, v)
-
-    return sorted(values, key=key)
+    return Pivot(
+        row_field,
+        col_field,
+        metric,
+        sorted({k[0] for k in cells}, key=order_key),
+        sorted({k[1] for k in cells}, key=order_key),
+        cells,
+        protocol_of(metric, rows),
+    )

@@ -1,5 +1,5 @@
-"""Rendering a :class:`Report` (or a pivot) as a terminal table, Markdown, CSV, LaTeX
-(booktabs), HTML or JSON."""
+"""Rendering a :class:`Sheet` as a terminal table, Markdown (GitHub), CSV (pandas: one
+numeric column per mean, std and n), LaTeX (booktabs), HTML or JSON."""
 
 from __future__ import annotations
 
@@ -10,164 +10,244 @@ import json
 import math
 from typing import Any
 
-from sslctl.report.aggregate import Cell, Report
+from sslctl.report.sheet import Sheet
 
 FORMATS = ("table", "markdown", "csv", "latex", "html", "json")
+KEY_MIN_WIDTH = 12  # key columns fold below this width on a narrow terminal
 
 
-def fmt(cell: Cell | None) -> str:
-    if cell is None or cell.n == 0 or math.isnan(cell.mean):
-        return "-"
-    return f"{cell.mean:.2f} ± {cell.std:.2f}" if cell.n > 1 else f"{cell.mean:.2f}"
-
-
-def _rows(report: Report) -> tuple[list[str], list[list[str]], list[list[str]]]:
-    header = [*report.fields, *report.metrics, "n"]
-    body = [
-        [*g.key, *(fmt(g.cells.get(m)) for m in report.metrics), str(len(g.run_ids))]
-        for g in report.groups
-    ]
-    pad = len(report.fields) - 1
-    base = [
-        [
-            g.key[0],
-            *[""] * pad,
-            *(fmt(g.cells.get(m)) for m in report.metrics),
-            str(max((c.n for c in g.cells.values()), default=0)),
-        ]
-        for g in report.baselines
-    ]
-    return header, body, base
-
-
-def footer(report: Report) -> list[str]:
-    lines = [f"{m}: {p}" for m, p in report.protocols.items()]
-    lines.append("values: mean ± std over seeds (n = runs per row)")
-    if report.excluded:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(report.excluded.items()))
-        lines.append(f"excluded: {counts} (--all shows them)")
-    return lines
-
-
-def render(report: Report, kind: str, title: str = "sslctl report") -> str | Any:
-    """The report in ``kind`` (a rich Table for ``table``, text otherwise)."""
-    header, body, base = _rows(report)
-    if kind == "table":
-        from rich.table import Table
-
-        table = Table(title=title, caption="\n".join(footer(report)), caption_justify="left")
-        for col in header:
-            table.add_column(col, justify="left" if col in report.fields else "right")
-        for row in body:
-            table.add_row(*row)
-        if base:
-            table.add_section()
-            for row in base:
-                table.add_row(*row, style="dim")
-        return table
-    if kind == "json":
-        return json.dumps(
-            {
-                "fields": report.fields,
-                "metrics": report.metrics,
-                "protocols": report.protocols,
-                "excluded": report.excluded,
-                "groups": [_json_group(report, g) for g in report.groups],
-                "baselines": [_json_group(report, g) for g in report.baselines],
-            },
-            indent=2,
-        )
-    return table_text(header, body + base, footer(report), kind, title, len(report.fields))
-
-
-def _json_group(report: Report, g: Any) -> dict[str, Any]:
-    return {
-        "key": dict(zip(report.fields, g.key, strict=False)),
-        "runs": g.run_ids,
-        "metrics": {m: {"mean": c.mean, "std": c.std, "n": c.n} for m, c in g.cells.items() if c.n},
+def render(sheet: Sheet, kind: str) -> str:
+    """The sheet as text in format ``kind`` (``table``: the terminal table as plain text)."""
+    renderers = {
+        "table": lambda s: rich_text(rich_table(s)),
+        "markdown": markdown,
+        "csv": to_csv,
+        "latex": latex,
+        "html": to_html,
+        "json": to_json,
     }
+    if kind not in renderers:
+        raise ValueError(f"unknown format {kind!r}")
+    return renderers[kind](sheet)
 
 
-def table_text(
-    header: list[str], rows: list[list[str]], notes: list[str], kind: str, title: str, left: int = 1
-) -> str:
-    """Plain-text formats shared by reports and pivots."""
-    if kind == "markdown":
-        out = [f"| {' | '.join(header)} |", f"|{'|'.join('---' for _ in header)}|"]
-        out += [f"| {' | '.join(r)} |" for r in rows]
-        return "\n".join([f"**{title}**", "", *out, "", *(f"- {n}" for n in notes)]) + "\n"
-    if kind == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(header)
-        writer.writerows([[c.replace(" ± ", "±") for c in r] for r in rows])
-        return buf.getvalue()
-    if kind == "latex":
-        cols = "l" * left + "r" * (len(header) - left)
-        lines = [
-            r"\begin{table}[t]",
-            r"\centering",
-            rf"\begin{{tabular}}{{{cols}}}",
-            r"\toprule",
-            " & ".join(_tex(h) for h in header) + r" \\",
-            r"\midrule",
-        ]
-        lines += [" & ".join(_tex(c) for c in r) + r" \\" for r in rows]
-        lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{_tex(title)}}}", r"\end{table}"]
-        return "\n".join(lines) + "\n"
-    if kind == "html":
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
-        )
-        notes_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-        return (
-            f"<table>\n<caption>{html.escape(title)}</caption>\n<thead><tr>{head}</tr>"
-            f"</thead>\n<tbody>{body}</tbody>\n</table>\n<ul>{notes_html}</ul>\n"
-        )
-    raise ValueError(kind)
+def rich_table(sheet: Sheet) -> Any:
+    """A rich renderable: runs, then the baselines (dimmed) after a rule; notes as caption.
+    Print it with ``crop=False``: on a narrow terminal long metric names break at their
+    "/" and, if still too wide, lines wrap rather than numbers being cut."""
+    return WideTable(sheet)
 
 
-def _tex(text: str) -> str:
-    out = text.replace("\\", r"\textbackslash{}")
-    for ch in "&%$#_{}":
-        out = out.replace(ch, "\\" + ch)
-    return out.replace("±", r"$\pm$").replace("~", r"\textasciitilde{}")
+class WideTable:
+    def __init__(self, sheet: Sheet) -> None:
+        self.sheet = sheet
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        if not any(self.sheet.sections.values()):
+            from rich.text import Text
+
+            yield Text("\n".join([self.sheet.title, *self.sheet.notes]))
+            return
+        wrap = min_width(self.sheet, wrap_names=False) > options.max_width
+        width = max(options.max_width, min_width(self.sheet, wrap_names=wrap))
+        yield from console.render(build_table(self.sheet, wrap), options.update(width=width))
 
 
-def render_pivot(
-    rows: list[str],
-    cols: list[str],
-    cells: dict[tuple[str, str], Cell],
-    row_field: str,
-    col_field: str,
-    metric: str,
-    kind: str,
-) -> str | Any:
-    """A ``row_field`` x ``col_field`` table of ``metric``."""
-    header = [f"{row_field} \\ {col_field}", *cols]
-    body = [[r, *(fmt(cells.get((r, c))) for c in cols)] for r in rows]
-    title = f"{metric}: {row_field} x {col_field}"
-    if kind == "table":
-        from rich.table import Table
+def min_width(sheet: Sheet, wrap_names: bool) -> int:
+    """Characters the table needs without cutting a number (what rich would measure, but
+    without laying out every row twice)."""
+    rows = [row for name in sheet.sections for row in sheet.text_rows(name)]
+    total = 1  # the left border; each column adds 2 of padding and 1 of border
+    for i, col in enumerate(sheet.header):
+        widest = max((len(row[i]) for row in rows), default=1)
+        if i < len(sheet.keys):
+            total += min(widest, KEY_MIN_WIDTH) + 3
+        else:
+            name = wrap_name(col, widest) if wrap_names else col
+            total += max(widest, *(len(line) for line in name.split("\n"))) + 3
+    return total
 
-        table = Table(title=title)
-        for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i == 0 else "right")
-        for r in body:
-            table.add_row(*r)
-        return table
-    if kind == "json":
-        return json.dumps(
-            {
-                "rows": rows,
-                "cols": cols,
-                "metric": metric,
-                "cells": {
-                    f"{r}|{c}": {"mean": v.mean, "std": v.std, "n": v.n}
-                    for (r, c), v in cells.items()
-                },
+
+def build_table(sheet: Sheet, wrap_names: bool) -> Any:
+    from rich.table import Table
+    from rich.text import Text  # plain Text: values like [a, b] are not markup
+
+    table = Table(
+        title=Text(sheet.title), caption=Text("\n".join(sheet.notes)), caption_justify="left"
+    )
+    sections = [
+        (sheet.text_rows(name), style) for name, style in (("runs", None), ("baselines", "dim"))
+    ]
+    every_row = [row for rows, _ in sections for row in rows]
+    for i, col in enumerate(sheet.header):
+        widest = max((len(row[i]) for row in every_row), default=1)
+        if i < len(sheet.keys):
+            table.add_column(Text(col), overflow="fold", min_width=min(widest, KEY_MIN_WIDTH))
+        else:  # numbers never wrap
+            name = wrap_name(col, widest) if wrap_names else col
+            table.add_column(Text(name), justify="right", no_wrap=True)
+    for i, (rows, style) in enumerate(sections):
+        if rows and i:
+            table.add_section()
+        for row in rows:
+            table.add_row(*(Text(c) for c in row), style=style)
+    return table
+
+
+def wrap_name(name: str, width: int) -> str:
+    """``ood/mnist5k-c/top1`` -> ``ood/mnist5k-c/\ntop1`` when longer than ``width``."""
+    lines = [""]
+    for part in name.split("/"):
+        piece = part if lines[-1] == "" else "/" + part
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines[-1] += "/"
+            lines.append(part)
+        else:
+            lines[-1] += piece
+    return "\n".join(lines)
+
+
+def rich_text(renderable: Any, width: int = 200) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable, crop=False)
+    return console.export_text()
+
+
+def _rows(sheet: Sheet) -> list[list[str]]:
+    return [row for name in sheet.sections for row in sheet.text_rows(name)]
+
+
+def markdown(sheet: Sheet) -> str:
+    """A GitHub-flavoured Markdown table (numbers right-aligned) and the notes as a list."""
+
+    def cells(row: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") or " " for c in row) + " |"
+
+    align = ["---" if i < len(sheet.keys) else "---:" for i in range(len(sheet.header))]
+    lines = [f"**{sheet.title}**", "", cells(sheet.header), "|" + "|".join(align) + "|"]
+    lines += [cells(row) for row in _rows(sheet)]
+    lines += ["", *(f"- {n}" for n in sheet.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(sheet: Sheet) -> str:
+    """One line per row; per numeric column three numeric columns: ``NAME`` (mean),
+    ``NAME std`` and ``NAME n``; full precision; empty where there is no value."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    numeric = [f"{c}{suffix}" for c in sheet.columns for suffix in ("", " std", " n")]
+    writer.writerow(["section", *sheet.keys, *numeric, *(["n"] if sheet.count else [])])
+    for name, lines in sheet.sections.items():
+        for line in lines:
+            values: list[str] = []
+            for cell in line.cells:
+                if cell is None or cell.n == 0:
+                    values += ["", "", "0"]
+                else:
+                    values += [_num(cell.mean), _num(cell.std), str(cell.n)]
+            n = [str(line.n) if line.n is not None else ""] if sheet.count else []
+            writer.writerow([name, *line.key, *values, *n])
+    return buf.getvalue()
+
+
+def _num(x: float) -> str:
+    return repr(x) if math.isfinite(x) else ""
+
+
+def latex(sheet: Sheet) -> str:
+    """A booktabs ``table`` (needs ``\\usepackage{booktabs}``): caption with the notes,
+    a ``\\midrule`` before the baselines."""
+    cols = "l" * len(sheet.keys) + "r" * (len(sheet.header) - len(sheet.keys))
+    caption = ". ".join([sheet.title, *sheet.notes])
+    lines = [
+        "% sslctl report; needs \\usepackage{booktabs}",
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{tex(caption)}}}",
+        rf"\begin{{tabular}}{{{cols}}}",
+        r"\toprule",
+        " & ".join(tex(h) for h in sheet.header) + r" \\",
+    ]
+    for name in sheet.sections:
+        rows = sheet.text_rows(name)
+        if rows:
+            lines.append(r"\midrule")
+            lines += [" & ".join(tex(c) for c in row) + r" \\" for row in rows]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "|": r"\textbar{}",
+}
+
+
+def tex(text: str) -> str:
+    """``text`` with LaTeX's special characters escaped (a missing value becomes --)."""
+    if text == "-":
+        return "--"
+    return "".join(TEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_html(sheet: Sheet) -> str:
+    """A ``<table>`` (runs and baselines as two ``<tbody>``) and the notes as a list."""
+
+    def row(cells: list[str], tag: str = "td") -> str:
+        return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+
+    out = [
+        '<table class="sslctl-report">',
+        f"<caption>{html.escape(sheet.title)}</caption>",
+        f"<thead>{row(sheet.header, 'th')}</thead>",
+    ]
+    for name in sheet.sections:
+        body = "\n".join(row(r) for r in sheet.text_rows(name))
+        if body:
+            out.append(f'<tbody class="{name}">\n{body}\n</tbody>')
+    out.append("</table>")
+    out.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in sheet.notes) + "</ul>")
+    return "\n".join(out) + "\n"
+
+
+def to_json(sheet: Sheet) -> str:
+    """Everything, numbers at full precision (std null when n < 2; NaN never appears)."""
+
+    def value(x: float) -> float | None:
+        return x if math.isfinite(x) else None
+
+    def line(ln: Any) -> dict[str, Any]:
+        return {
+            "key": dict(zip(sheet.keys, ln.key, strict=True)),
+            **({"n": ln.n, "runs": ln.runs} if sheet.count else {}),
+            "values": {
+                col: {"mean": value(c.mean), "std": value(c.std), "n": c.n}
+                for col, c in zip(sheet.columns, ln.cells, strict=True)
+                if c is not None and c.n
             },
-            indent=2,
-        )
-    return table_text(header, body, ["mean ± std over seeds"], kind, title)
+        }
+
+    data = {
+        "title": sheet.title,
+        "keys": sheet.keys,
+        "columns": sheet.columns,
+        **{name: [line(ln) for ln in lines] for name, lines in sheet.sections.items()},
+        "notes": sheet.notes,
+        **sheet.meta,
+    }
+    return json.dumps(data, indent=2) + "\n"

@@ -1,64 +1,156 @@
-"""PNG plots: a metric against a recipe field, one line per hue, error bars = std over seeds."""
+"""PNG plots: a metric against a recipe field, one line per hue value, error bars = std
+over seeds; for a sweep, its objective against each swept field."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sslctl.errors import SslctlError
-from sslctl.report.aggregate import _sorted, aggregate
+from sslctl.report.aggregate import aggregate, order_key
 from sslctl.report.query import RunRow
+from sslctl.report.select import as_number, known_fields, resolve_field
+
+PLOT_KEYS = {"x", "y", "hue", "out"}
 
 
-def parse_plot(spec: str) -> dict[str, str]:
-    """``'x=projector.width y=linear/top1 hue=method.name'`` -> dict (x and y required)."""
-    parts = dict(p.split("=", 1) for p in spec.replace(",", " ").split() if "=" in p)
-    if not {"x", "y"} <= set(parts) or set(parts) - {"x", "y", "hue"}:
-        raise SslctlError(f"--plot: got {spec!r}; expected 'x=FIELD y=METRIC [hue=FIELD]'")
-    return parts
+@dataclass
+class PlotSpec:
+    x: str  # recipe field
+    y: str  # metric
+    hue: str | None = None  # recipe field, one line per value
+    out: Path | None = None
+
+    def filename(self) -> str:
+        name = f"{safe(self.y)}_vs_{safe(self.x)}"
+        return name + (f"_by_{safe(self.hue)}" if self.hue else "") + ".png"
 
 
-def plot(rows: list[RunRow], x: str, y: str, hue: str | None, out: Path) -> Path:
-    """Write the plot to ``out`` (PNG)."""
+def safe(name: str) -> str:
+    return name.replace("/", "_").replace(" ", "_")
+
+
+def parse_plot(spec: str, rows: list[RunRow]) -> PlotSpec:
+    """``'x=projector.width y=linear/top1 hue=method [out=fig.png]'`` (spaces or commas
+    between the parts); fields resolved (``method`` -> ``method.name``), y must be logged."""
+    parts = [p for p in spec.replace(",", " ").split() if p]
+    pairs = dict(p.split("=", 1) for p in parts if "=" in p)
+    if len(pairs) != len(parts) or not {"x", "y"} <= set(pairs) or set(pairs) - PLOT_KEYS:
+        raise SslctlError(
+            f"--plot: got {spec!r}; expected 'x=FIELD y=METRIC', optionally with hue=FIELD "
+            "and out=FILE.png"
+        )
+    if not rows:
+        return PlotSpec(pairs["x"], pairs["y"], pairs.get("hue"))
+    known = known_fields(rows)
+    if not any(pairs["y"] in r.metrics for r in rows):
+        raise SslctlError(f"--plot: y={pairs['y']!r} is not a logged metric")
+    return PlotSpec(
+        resolve_field(pairs["x"], known, "--plot"),
+        pairs["y"],
+        resolve_field(pairs["hue"], known, "--plot") if "hue" in pairs else None,
+        Path(pairs["out"]) if "out" in pairs else None,
+    )
+
+
+def plot(rows: list[RunRow], spec: PlotSpec, out: Path, title: str | None = None) -> Path:
+    """Write ``spec.y`` against ``spec.x`` (mean ± std over the runs at each point) to the
+    PNG ``out``; text x as categories, numeric x on a log axis when it spans a factor of
+    4 or more."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        if y in r.metrics and r.field(x) is not None:
-            series[str(r.field(hue)) if hue else y][str(r.field(x))].append(r.metrics[y])
-    if not series:
-        raise SslctlError(f"--plot: no run has both {x!r} and metric {y!r}")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for label, points in sorted(series.items()):
-        xs = _sorted(set(points))
-        cells = [aggregate(points[v]) for v in xs]
-        try:
-            xv: list[float | str] = [float(v) for v in xs]
-        except ValueError:
-            xv = list(xs)
+    series = _series(rows, spec)
+    xs = sorted({v for points in series.values() for v in points}, key=order_key)
+    numeric = all(as_number(v) is not None and math.isfinite(float(v)) for v in xs)
+    position = {v: float(v) if numeric else float(i) for i, v in enumerate(xs)}
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, points in sorted(series.items(), key=lambda kv: order_key(kv[0])):
+        here = sorted(points, key=order_key)
+        cells = [aggregate(points[v]) for v in here]
         ax.errorbar(
-            xv,
+            [position[v] for v in here],
             [c.mean for c in cells],
-            yerr=[c.std for c in cells],
+            yerr=[c.std if math.isfinite(c.std) else 0.0 for c in cells],
             marker="o",
             capsize=3,
             label=label,
         )
-    numeric = all(isinstance(v, float) for v in xv)
-    if numeric and min(float(v) for p in series.values() for v in p) > 0:
-        values = sorted(float(v) for p in series.values() for v in p)
-        if values[-1] / values[0] >= 16:
-            ax.set_xscale("log", base=2)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    if hue or len(series) > 1:
-        ax.legend(title=hue)
+    if not numeric:
+        ax.set_xticks(list(position.values()), xs)
+    else:
+        _numeric_axis(ax, sorted(position.values()))
+    ax.set_xlabel(spec.x)
+    ax.set_ylabel(f"{spec.y} (mean ± std)")
+    ax.set_title(title or f"{spec.y} vs {spec.x}")
+    if spec.hue:
+        ax.legend(title=spec.hue)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
+    return out
+
+
+def _numeric_axis(ax: Any, values: list[float]) -> None:
+    """A log axis (base 2 for powers of two, else 10) when the values are positive and
+    span a factor of 4 or more; ticks at the values themselves when there are few."""
+    if values[0] > 0 and values[-1] / values[0] >= 4:
+        powers_of_two = all(math.log2(v).is_integer() for v in values)
+        ax.set_xscale("log", base=2 if powers_of_two else 10)
+    if len(values) <= 12:
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+
+
+def _series(rows: list[RunRow], spec: PlotSpec) -> dict[str, dict[str, list[float]]]:
+    series: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        x = r.field(spec.x)
+        if spec.y in r.metrics and x is not None:
+            label = str(r.field(spec.hue)) if spec.hue else spec.y
+            series[label][x].append(r.metrics[spec.y])
+    if not series:
+        raise SslctlError(f"--plot: no run has both field {spec.x!r} and metric {spec.y!r}")
+    return series
+
+
+def sweep_objective(every_run: list[RunRow], sweep: str) -> tuple[str, str]:
+    """The sweep's objective metric and direction, from its parent run's params."""
+    parent = next(
+        (
+            r
+            for r in every_run
+            if r.tags.get("sslctl.sweep") == sweep and r.tags.get("sslctl.sweep_parent")
+        ),
+        None,
+    )
+    params = parent.params if parent else {}
+    return params.get("objective", "linear/top1"), params.get("direction", "maximize")
+
+
+def swept_fields(rows: list[RunRow]) -> list[str]:
+    """Recipe fields that vary among the trials (the seed aside)."""
+    keys = {k for r in rows for k in r.params} - {"seed"}
+    return sorted(k for k in keys if len({r.params.get(k) for r in rows}) > 1)
+
+
+def sweep_plots(rows: list[RunRow], sweep: str, objective: str, folder: Path) -> list[Path]:
+    """One PNG per swept field: the objective against it (with two swept fields, the
+    other one as hue), written to ``folder/<sweep>_<field>.png``."""
+    fields = swept_fields(rows)
+    if not any(objective in r.metrics for r in rows):
+        return []
+    out = []
+    for f in fields:
+        hue = next((h for h in fields if h != f), None) if len(fields) == 2 else None
+        spec = PlotSpec(f, objective, hue)
+        title = f"sweep {sweep}: {objective} vs {f}"
+        out.append(plot(rows, spec, folder / f"{safe(sweep)}_{safe(f)}.png", title))
     return out
