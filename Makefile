@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench clean slurm-up slurm-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,10 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/sslctl bench --out bench.json
+
+# single-node SLURM cluster (slurmctld, slurmd, munge, slurmdbd + MariaDB) on this machine; root
+slurm-up:
+	scripts/slurm-local.sh start
+
+slurm-down:
+	scripts/slurm-local.sh stop

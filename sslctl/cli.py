@@ -63,20 +63,50 @@ def pretrain(
     force: Annotated[
         bool, typer.Option(help="Retrain even if this recipe already finished.")
     ] = False,
+    launcher: Annotated[
+        str | None, typer.Option(help="local or slurm (default: the recipe's launcher.kind).")
+    ] = None,
+    nodes: Annotated[int | None, typer.Option(min=1, help="SLURM nodes.")] = None,
+    gpus_per_node: Annotated[
+        int | None, typer.Option(min=0, help="GPUs per node (one DDP process each).")
+    ] = None,
+    tasks_per_node: Annotated[
+        int | None, typer.Option(min=1, help="DDP processes per node on CPU nodes.")
+    ] = None,
+    cpus_per_task: Annotated[int | None, typer.Option(min=1, help="CPUs per process.")] = None,
+    partition: Annotated[str | None, typer.Option(help="SLURM partition.")] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="SLURM time limit, e.g. 04:00:00.")
+    ] = None,
+    mem: Annotated[str | None, typer.Option(help="Memory per node, e.g. 64G.")] = None,
+    wait: Annotated[
+        bool, typer.Option(help="With --launcher slurm: follow the job until it ends.")
+    ] = False,
 ) -> None:
     """Run the pipeline pretrain -> linear eval -> OOD eval (+ baselines) for a recipe."""
+    import json
+
     from rich.console import Console
 
     from sslctl.recipe import load_recipe
 
     console = Console()
+    given = {
+        "kind": launcher,
+        "nodes": nodes,
+        "gpus_per_node": gpus_per_node,
+        "tasks_per_node": tasks_per_node,
+        "cpus_per_task": cpus_per_task,
+        "partition": partition,
+        "time": time,
+        "mem": mem,
+    }
+    launcher_sets = [f"launcher.{k}={json.dumps(v)}" for k, v in given.items() if v is not None]
     try:
-        resolved = load_recipe(recipe, set_ or [])
-        if resolved.launcher.kind != "local":
-            raise SslctlError(
-                f"launcher.kind: got {resolved.launcher.kind!r}; only 'local' runs in this "
-                "version (the SLURM launcher is not implemented yet)"
-            )
+        resolved = load_recipe(recipe, [*(set_ or []), *launcher_sets])
+        if resolved.launcher.kind == "slurm":
+            _submit_slurm(resolved, recipe, force, wait, console)
+            return
     except SslctlError as err:
         _fail(err)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -123,6 +153,80 @@ def pretrain(
 
     console.print(f"MLflow run [bold]{result.run_id}[/] in experiment '{result.experiment}'")
     console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+
+
+def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:
+    """``pretrain --launcher slurm``: submit, print job id, log folder and MLflow run."""
+    from sslctl.launch.slurm import submit_pipeline
+    from sslctl.tracking import mlflow_ui_hint, tracking_uri
+
+    sub = submit_pipeline(
+        resolved, source=str(recipe), force=force, say=lambda m: console.print(f"[dim]{m}[/]")
+    )
+    if sub.reused:
+        console.print(
+            f"[green]already finished[/]: run {sub.run_id} has this recipe "
+            f"(hash {sub.recipe_hash}); nothing submitted (--force retrains)"
+        )
+        return
+    console.print(
+        f"submitted SLURM job [bold]{sub.job_id}[/] ({sub.world_size} process(es))\n"
+        f"  logs:       {sub.folder}\n"
+        f"  MLflow run: {sub.run_id} in experiment '{sub.experiment}'\n"
+        f"  follow:     sslctl status   cancel: sslctl cancel {sub.job_id}"
+    )
+    if not wait:
+        console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+        return
+    from sslctl.launch.display import wait_display
+    from sslctl.launch.slurm import wait as wait_job
+
+    with wait_display(console, sub.job_id, resolved.optim.epochs) as update:
+        state = wait_job(sub.job_id, sub.run_id, resolved.optim.epochs, update)
+    console.print(f"job {sub.job_id}: {state}; logs in {sub.folder}")
+    if state != "COMPLETED":
+        raise typer.Exit(1)
+    from sslctl.tracking import Tracker
+    from sslctl.ui import summary_table
+
+    run = Tracker().get(sub.run_id)
+    console.print(summary_table(run.metrics, f"{resolved.experiment}: {recipe.name}"))
+
+
+@app.command()
+def status() -> None:
+    """SLURM jobs submitted from this directory: state (sacct), stage, epoch, MLflow run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sslctl.launch.slurm import job_status, submitted_jobs
+
+    console = Console()
+    entries = submitted_jobs()
+    if not entries:
+        console.print("no SLURM jobs submitted from this directory")
+        return
+    table = Table(title="sslctl SLURM jobs (this directory)")
+    for col in ("job", "state", "stage", "epoch", "requeues", "MLflow run", "recipe"):
+        table.add_column(col, overflow="fold")
+    for row in job_status(entries):
+        epoch = f"{row.epoch}/{row.epochs}" if row.epochs else "-"
+        table.add_row(row.job_id, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
+    console.print(table)
+
+
+@app.command()
+def cancel(job: Annotated[str, typer.Argument(help="SLURM job id.")]) -> None:
+    """Cancel a SLURM job and close its MLflow run (its checkpoint is kept)."""
+    from sslctl.launch.slurm import cancel as cancel_job
+
+    try:
+        run_id = cancel_job(job)
+    except SslctlError as err:
+        _fail(err)
+    typer.echo(
+        f"cancelled job {job}" + (f"; MLflow run {run_id} marked cancelled" if run_id else "")
+    )
 
 
 @app.command()
@@ -205,107 +309,75 @@ def bench(
 @app.command()
 def report(
     experiment: Annotated[str | None, typer.Option(help="Only this MLflow experiment.")] = None,
-    sweep: Annotated[str | None, typer.Option(help="Only the trials of this sweep.")] = None,
-    filter_: Annotated[
-        list[str] | None, typer.Option("--filter", help="FIELD=VALUE or FIELD!=VALUE.")
+    sweep: Annotated[
+        str | None, typer.Option(help="Only this sweep's trials; also plots its objective.")
     ] = None,
-    by: Annotated[str | None, typer.Option(help="Group by recipe fields, comma-separated.")] = None,
-    metrics: Annotated[str | None, typer.Option(help="Metric globs, comma-separated.")] = None,
-    sort: Annotated[str | None, typer.Option(help="Metric to sort by (best first).")] = None,
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="FIELD=VALUE[,VALUE], FIELD!=VALUE, FIELD>=NUMBER (>, <, <=); repeatable.",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option(help="Group by these recipe fields, comma-separated.")
+    ] = None,
+    metrics: Annotated[
+        str | None, typer.Option(help="Metric columns, comma-separated globs (ood/*/top1).")
+    ] = None,
+    sort: Annotated[
+        str | None, typer.Option(help="METRIC or FIELD[:asc|:desc] (default: best first).")
+    ] = None,
     format_: Annotated[
         str, typer.Option("--format", help="table, markdown, csv, latex, html or json.")
     ] = "table",
-    out: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the report to this file.")] = None,
     pivot: Annotated[
-        tuple[str, str, str] | None, typer.Option(help="ROWFIELD COLFIELD METRIC.")
+        tuple[str, str, str] | None,
+        typer.Option(help="ROWFIELD COLFIELD METRIC: a paper-style table."),
     ] = None,
-    plot: Annotated[str | None, typer.Option(help="'x=FIELD y=METRIC [hue=FIELD]' -> PNG.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include failed and running runs.")] = False,
+    plot: Annotated[
+        str | None,
+        typer.Option(help="'x=FIELD y=METRIC hue=FIELD out=FILE' (hue, out optional): a PNG."),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include failed, running and interrupted runs.")
+    ] = False,
 ) -> None:
     """Comparison tables (and plots) of the runs in the MLflow store."""
     from rich.console import Console
 
-    from sslctl.report.aggregate import build_report, select
-    from sslctl.report.aggregate import pivot as make_pivot
-    from sslctl.report.formats import FORMATS, render, render_pivot
-    from sslctl.report.query import load_runs
+    from sslctl.report.main import ReportOptions, make_report, split_list
     from sslctl.tracking import tracking_uri
 
-    console = Console()
+    options = ReportOptions(
+        experiment=experiment,
+        sweep=sweep,
+        filters=filter_ or [],
+        by=split_list(by),
+        metrics=split_list(metrics),
+        sort=sort,
+        format=format_,
+        pivot=pivot,
+        plot=plot,
+        include_all=all_,
+        plot_dir=out.parent if out is not None else Path("."),
+    )
     try:
-        if format_ not in FORMATS:
-            raise SslctlError(f"--format: got {format_!r}; expected one of {list(FORMATS)}")
-        every_run = load_runs(tracking_uri())
-        rows, excluded = select(
-            every_run,
-            experiment=experiment,
-            sweep=sweep,
-            filters=filter_ or [],
-            include_all=all_,
-        )
-        if pivot is not None:
-            result = render_pivot(*make_pivot(rows, *pivot), *pivot, kind=format_)
-        else:
-            rep = build_report(
-                rows,
-                by=by.split(",") if by else None,
-                metrics=metrics.split(",") if metrics else None,
-                sort=sort,
-                excluded=excluded,
-            )
-            result = render(rep, format_)
-        plots = []
-        if plot is not None:
-            from sslctl.report.plot import parse_plot
-            from sslctl.report.plot import plot as make_plot
-
-            spec = parse_plot(plot)
-            name = f"{spec['y'].replace('/', '_')}_vs_{spec['x']}.png"
-            plots.append(
-                make_plot(
-                    rows,
-                    spec["x"],
-                    spec["y"],
-                    spec.get("hue"),
-                    (out.parent if out else Path(".")) / name,
-                )
-            )
-        if sweep is not None and plot is None and rows:
-            plots += _sweep_plots(rows, every_run, sweep)
+        result = make_report(options, tracking_uri())
     except SslctlError as err:
         _fail(err)
-    if out is not None and format_ != "table":
-        out.write_text(result)
-        console.print(f"written {out}")
-    elif isinstance(result, str):
-        print(result, end="")
+    console = Console()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(result.text)
+        console.print(f"report written to {out}")
+    elif result.table is not None:
+        console.print(result.table, crop=False)  # a wide table wraps rather than loses columns
     else:
-        console.print(result)
-    for path in plots:
+        sys.stdout.write(result.text)
+    for path in result.plots:
         console.print(f"plot: {path}")
-
-
-def _sweep_plots(rows: list, every_run: list, sweep: str) -> list[Path]:
-    """The sweep objective against each swept field (fields that vary among its trials)."""
-    from sslctl.report.plot import plot as make_plot
-
-    parent = next(
-        (
-            r
-            for r in every_run
-            if r.tags.get("sslctl.sweep") == sweep and r.tags.get("sslctl.sweep_parent")
-        ),
-        None,
-    )
-    objective = parent.params.get("objective", "linear/top1") if parent else "linear/top1"
-    varying = sorted(
-        k
-        for k in {k for r in rows for k in r.params} - {"seed"}
-        if len({r.params.get(k) for r in rows}) > 1
-    )
-    return [
-        make_plot(rows, field, objective, None, Path(f"{sweep}_{field}.png")) for field in varying
-    ]
 
 
 study_app = typer.Typer(

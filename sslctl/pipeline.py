@@ -48,8 +48,13 @@ def run_pipeline(
     say: Any = print,
     extra_tags: dict[str, str] | None = None,
     on_probe: Any = None,
+    run_id: str | None = None,
 ) -> PipelineResult:
-    """Run (or resume, or recognise) the full chain for ``recipe``."""
+    """Run (or resume, or recognise) the full chain for ``recipe``.
+
+    ``run_id``: the MLflow run to run (or resume) in, as a launcher that created it before
+    submitting a job passes it (see :func:`claim_run`); the run is not looked up by hash.
+    """
     from sslctl.data import load_dataset, load_ood
 
     start = time.perf_counter()
@@ -70,15 +75,30 @@ def run_pipeline(
     preflight(recipe, dataset, source)
 
     tracker = tracker or Tracker()
-    previous = tracker.find(recipe.experiment, rhash)
+    workdir = runs_root() / rhash
+    if run_id is not None:
+        given = tracker.get(run_id)
+        if given.complete:
+            return PipelineResult(
+                run_id, recipe.experiment, rhash, given.metrics, reused=True, tags=given.tags
+            )
+        previous = [given]
+    else:
+        previous = tracker.find(recipe.experiment, rhash)
     done = next((r for r in previous if r.complete), None)
     if done is not None and not force:
         return PipelineResult(
             done.run_id, recipe.experiment, rhash, done.metrics, reused=True, tags=done.tags
         )
     unfinished = next((r for r in previous if not r.complete), None)
-    workdir = runs_root() / rhash
-    if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
+    if run_id is not None and not _checkpoint_belongs(workdir, run_id):
+        shutil.rmtree(workdir, ignore_errors=True)  # someone else's checkpoint: start afresh
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
+    if run_id is not None or (
+        unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id)
+    ):
+        assert unfinished is not None
         run_id = unfinished.run_id
         tracker.reopen(run_id)
         tags = unfinished.tags
@@ -132,6 +152,40 @@ def run_pipeline(
         seconds=time.perf_counter() - start,
         tags=final.tags,
     )
+
+
+def claim_run(
+    recipe: Recipe,
+    *,
+    source: str,
+    force: bool = False,
+    tracker: Tracker | None = None,
+    extra_tags: dict[str, str] | None = None,
+) -> tuple[str, bool]:
+    """The MLflow run a launched job will run in, chosen (or created) before submission:
+    ``(run_id, complete)``. A finished run of this recipe is returned as complete (unless
+    ``force``); an unfinished one whose checkpoint is on disk is resumed; otherwise a new
+    run is created and the checkpoint folder is reset and bound to it."""
+    tracker = tracker or Tracker()
+    rhash = recipe_hash(recipe)
+    previous = tracker.find(recipe.experiment, rhash)
+    done = next((r for r in previous if r.complete), None)
+    if done is not None and not force:
+        return done.run_id, True
+    workdir = runs_root() / rhash
+    unfinished = next((r for r in previous if not r.complete), None)
+    if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
+        if extra_tags:
+            tracker.set_tags(unfinished.run_id, extra_tags)
+        return unfinished.run_id, False
+    if unfinished is not None and unfinished.status == "RUNNING":
+        tracker.set_tags(unfinished.run_id, {STATUS_TAG: "superseded"})
+        tracker.finish(unfinished.run_id, "KILLED")
+    shutil.rmtree(workdir, ignore_errors=True)
+    run_id = _new_run(tracker, recipe, rhash, source, extra_tags or {})
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
+    return run_id, False
 
 
 def _checkpoint_belongs(workdir: Path, run_id: str) -> bool:

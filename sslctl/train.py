@@ -3,6 +3,16 @@
 The loop is meant to be read in one sitting (like facebookresearch/vicreg's
 ``main_vicreg.py``). State that a resumed run needs (weights, optimiser, augmentation RNG,
 epoch, history) is checkpointed atomically after every ``checkpoint_every`` epochs.
+
+Under DDP (:mod:`sslctl.distributed`, one process per GPU or CPU task) every rank draws the
+same seeded permutation and the same augmentation random numbers (same generator seed
+and state on every rank), augments the whole global batch and keeps its own contiguous
+slice, so the views a rank sees are exactly the ones a single process would see for
+those images. The model is wrapped in DistributedDataParallel; the embeddings are
+all-gathered before the loss for the methods whose official code computes the loss on
+the global batch (:data:`GATHERED`); BatchNorm is synchronised (SyncBatchNorm) on CUDA
+only: PyTorch's SyncBatchNorm has no CPU implementation, so CPU (gloo) jobs normalise
+each rank's slice with its own statistics. Only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from torch import nn
 
 from sslctl.data.augment import BatchAugment
 from sslctl.data.datasets import Dataset
+from sslctl.distributed import all_reduce_mean, current, gather
 from sslctl.errors import SslctlError
 from sslctl.methods import build_loss
 from sslctl.models.backbones import build_backbone
@@ -26,6 +37,24 @@ from sslctl.models.projector import build_projector
 from sslctl.optim import base_lr, build_optimizer, lr_at
 from sslctl.recipe.schema import Recipe
 from sslctl.runtime import atomic_save, autocast, load_checkpoint
+
+# Methods whose official code computes the loss on embeddings gathered from every GPU
+# (VICReg's FullGatherLayer, Barlow Twins' all-reduced cross-correlation, INTL, SimCLR's
+# cross-replica negatives; VCReg and the spectral transformation follow VICReg/INTL).
+# W-MSE (htdt/self-supervised) whitens each GPU's batch separately.
+GATHERED = frozenset({"vicreg", "vcreg", "barlow", "intl", "simclr", "st"})
+
+
+class _TwoViews(nn.Module):
+    """Both views in one forward call, so DistributedDataParallel sees one forward per
+    backward (BatchNorm statistics stay per view, as in the single-process loop)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, v1: torch.Tensor, v2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model(v1), self.model(v2)
 
 
 class Diverged(SslctlError):
@@ -120,6 +149,16 @@ class Pretrainer:
         self.model = build_model(self.recipe, self.dataset.train.images.shape[1]).to(self.device)
         if self.recipe.runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.dist = current()
+        self.ddp: nn.Module | None = None
+        if self.dist is not None and self.dist.enabled:
+            if self.recipe.optim.batch_size % self.dist.world_size:
+                raise SslctlError(
+                    f"optim.batch_size: got {self.recipe.optim.batch_size}; expected a "
+                    f"multiple of the {self.dist.world_size} DDP processes"
+                )
+            if self.device.type == "cuda":  # SyncBatchNorm has no CPU implementation
+                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.optimizer = build_optimizer(self.recipe.optim, self.model)
         self.generator = torch.Generator(self.device).manual_seed(self.recipe.seed)
         self.augment = build_augment(self.recipe, self.dataset, self.generator)
@@ -146,6 +185,8 @@ class Pretrainer:
         return True
 
     def save(self) -> None:
+        if self.dist is not None and not self.dist.is_main:
+            return  # rank 0 writes the checkpoint; every rank holds the same state
         atomic_save(
             {
                 "model": self.model.state_dict(),
@@ -164,6 +205,8 @@ class Pretrainer:
         reporter = reporter or SilentReporter()
         cfg = self.recipe.optim
         reporter.start(cfg.epochs, self.epoch, self.steps_per_epoch)
+        if self.epoch < cfg.epochs:
+            self._wrap_ddp()
         while self.epoch < cfg.epochs:
             stats = self._train_epoch(reporter)
             self.epoch += 1
@@ -174,6 +217,20 @@ class Pretrainer:
                 self.save()
             reporter.epoch(stats)
         return self.history
+
+    def _wrap_ddp(self) -> None:
+        """DistributedDataParallel around the model, made only when there is training left
+        to do: its constructor is a collective, so every rank must reach it or none (all
+        ranks decide from the same checkpoint)."""
+        if self.ddp is not None or self.dist is None or not self.dist.enabled:
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        cuda = self.device.type == "cuda"
+        ids = [self.device.index or torch.cuda.current_device()] if cuda else None
+        self.ddp = DistributedDataParallel(_TwoViews(self.model), device_ids=ids)
+        if self.recipe.runtime.compile:
+            self.ddp = torch.compile(self.ddp)
 
     def _train_epoch(self, reporter: Reporter) -> EpochStats:
         cfg = self.recipe.optim
@@ -197,7 +254,7 @@ class Pretrainer:
                 sums[key] = sums.get(key, 0.0) + value
             reporter.step()
         seconds = time.perf_counter() - start
-        means = {k: v / steps for k, v in sums.items()}
+        means = all_reduce_mean({k: v / steps for k, v in sums.items()})
         return EpochStats(
             epoch=self.epoch + 1,
             loss=means.pop("loss"),
@@ -209,11 +266,21 @@ class Pretrainer:
 
     def _step(self, batch: torch.Tensor) -> dict[str, float]:
         views = [self.augment(batch), self.augment(batch)]
+        if self.ddp is not None:  # this rank's slice of the global batch's views
+            assert self.dist is not None
+            size = len(batch) // self.dist.world_size
+            views = [v[self.dist.rank * size : (self.dist.rank + 1) * size] for v in views]
         if self.recipe.runtime.channels_last:
             views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         with autocast(self.device, self.dtype):
-            z1, z2 = (self.forward(v) for v in views)
-        out = self.loss_fn(z1.float(), z2.float())
+            if self.ddp is not None:
+                z1, z2 = self.ddp(*views)
+            else:
+                z1, z2 = (self.forward(v) for v in views)
+        z1, z2 = z1.float(), z2.float()
+        if self.ddp is not None and self.recipe.method.name in GATHERED:
+            z1, z2 = gather(z1), gather(z2)
+        out = self.loss_fn(z1, z2)
         loss = out["loss"]
         if not math.isfinite(loss.item()):
             raise Diverged(

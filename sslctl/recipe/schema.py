@@ -183,10 +183,11 @@ class IndependenceConfig(Block):
 
     enabled: bool = True
     on: list[Literal["backbone", "projector"]] = ["backbone"]
-    pairs: PositiveInt = 128
-    samples: Annotated[int, Field(ge=8)] = 512
+    pairs: PositiveInt = Field(256, description="random pairs of distinct features")
+    samples: Annotated[int, Field(ge=8)] = Field(1000, description="held-out samples used")
     subset: Annotated[int, Field(ge=2)] = Field(4, description="features in the dHSIC test")
-    permutations: NonNegativeInt = Field(0, description="> 0 adds a permutation p-value")
+    permutations: NonNegativeInt = Field(0, description="> 0 adds permutation p-values")
+    seed: int | None = Field(None, description="pair/sample draw; default the recipe seed")
 
 
 class SpectrumConfig(Block):
@@ -227,9 +228,59 @@ class RuntimeConfig(Block):
 
 
 class LauncherConfig(Block):
-    """Where the pipeline is launched."""
+    """Where the pipeline is launched (not part of the recipe hash). The SLURM fields
+    become sbatch options through submitit (``sslctl.launch.slurm``)."""
 
     kind: Literal["local", "slurm"] = "local"
+    nodes: PositiveInt = 1
+    gpus_per_node: NonNegativeInt = Field(0, description="GPUs per node; one task per GPU")
+    tasks_per_node: PositiveInt | None = Field(
+        None, description="DDP processes per node; default gpus_per_node, or 1 on CPU"
+    )
+    cpus_per_task: PositiveInt | None = None
+    partition: str | None = None
+    time: str = Field("04:00:00", description="SLURM time limit: MM, HH:MM:SS or D-HH:MM:SS")
+    mem: str | None = Field(None, description="memory per node, e.g. 32G")
+    sbatch: dict[str, str | int | bool] = Field(
+        default_factory=dict, description="additional sbatch options, e.g. {account: abc}"
+    )
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML reads an unquoted 4:00:00 as the base-60 number 14400
+            raise ValueError(
+                "expected a quoted SLURM time such as '04:00:00' or '240' (minutes); an "
+                "unquoted H:MM:SS is read by YAML as a number of seconds"
+            )
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _slurm_time(cls, value: str) -> str:
+        from sslctl.launch.resources import time_minutes
+
+        time_minutes(value)  # raises ValueError with the accepted formats
+        return value
+
+    @field_validator("mem")
+    @classmethod
+    def _slurm_mem(cls, value: str | None) -> str | None:
+        import re
+
+        if value is not None and not re.fullmatch(r"\d+[KMGT]?", value):
+            raise ValueError("expected a number with an optional unit K, M, G or T, e.g. 32G")
+        return value
+
+    @model_validator(mode="after")
+    def _one_task_per_gpu(self) -> LauncherConfig:
+        if self.gpus_per_node and self.tasks_per_node not in (None, self.gpus_per_node):
+            raise ValueError(
+                f"launcher.tasks_per_node: got {self.tasks_per_node} with gpus_per_node "
+                f"{self.gpus_per_node}; expected one task per GPU (leave it unset)"
+            )
+        return self
 
 
 class Recipe(Block):

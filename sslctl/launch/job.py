@@ -1,0 +1,127 @@
+"""What runs inside a SLURM job: every task (one per GPU, or per CPU slot) runs
+:class:`PipelineJob`. Rank 0 runs the whole pipeline in the MLflow run chosen at
+submission (pretraining under DDP with the other ranks, then the evaluations alone);
+the other ranks only take part in pretraining and log nothing.
+
+The callable is :class:`submitit.helpers.Checkpointable`: on preemption or timeout
+submitit calls :meth:`PipelineJob.checkpoint` on rank 0, which requeues the same
+callable. Its state is on disk (the atomic per-epoch checkpoint under
+``$SSLCTL_HOME/runs/<hash>/``), so a requeued job, or one requeued by
+``scontrol requeue``, resumes from the last finished epoch into the same MLflow run.
+SLURM's ``SLURM_RESTART_COUNT`` is logged as the tag ``sslctl.slurm.requeues``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from submitit.helpers import Checkpointable, DelayedSubmission
+
+JOB_TAG = "sslctl.slurm.job_id"
+REQUEUE_TAG = "sslctl.slurm.requeues"
+
+
+class LogReporter:
+    """One line per epoch in the job's log (no progress bars in a file)."""
+
+    def start(self, epochs: int, first_epoch: int, steps_per_epoch: int) -> None:
+        print(f"pretraining epochs {first_epoch + 1}..{epochs}, {steps_per_epoch} steps each")
+
+    def step(self) -> None: ...
+
+    def epoch(self, stats: Any) -> None:
+        print(
+            f"epoch {stats.epoch}: loss {stats.loss:.5f} lr {stats.lr:.3g} "
+            f"({stats.seconds:.1f} s, {stats.images_per_s:.0f} img/s)",
+            flush=True,
+        )
+
+
+class PipelineJob(Checkpointable):
+    """The pipeline for one recipe, in the MLflow run ``run_id``."""
+
+    def __init__(
+        self, recipe_path: str, source: str, run_id: str, cwd: str, env: dict[str, str]
+    ) -> None:
+        self.recipe_path = recipe_path
+        self.source = source
+        self.run_id = run_id
+        self.cwd = cwd
+        self.env = env
+
+    def __call__(self) -> dict[str, float] | None:
+        os.chdir(self.cwd)
+        os.environ.update(self.env)
+        cpus = os.environ.get("SLURM_CPUS_PER_TASK")
+        from sslctl.distributed import init
+        from sslctl.recipe import load_recipe
+
+        recipe = load_recipe(Path(self.recipe_path), [])
+        if cpus and recipe.runtime.threads is None:
+            import torch
+
+            torch.set_num_threads(int(cpus))
+        ctx = init()
+        try:
+            if ctx.is_main:
+                return self._main(recipe, ctx.world_size)
+            _follow(recipe)
+            return None
+        finally:
+            ctx.cleanup()
+
+    def _main(self, recipe: Any, world: int) -> dict[str, float]:
+        from sslctl.pipeline import run_pipeline
+        from sslctl.tracking import TAG, Tracker
+
+        tracker = Tracker()
+        tracker.set_tags(
+            self.run_id,
+            {
+                JOB_TAG: os.environ.get("SLURM_JOB_ID", ""),
+                REQUEUE_TAG: os.environ.get("SLURM_RESTART_COUNT", "0"),
+                f"{TAG}world_size": str(world),
+                f"{TAG}slurm.nodes": os.environ.get("SLURM_JOB_NUM_NODES", "1"),
+            },
+        )
+        start = time.time()
+        result = run_pipeline(
+            recipe,
+            source=self.source,
+            tracker=tracker,
+            run_id=self.run_id,
+            reporter=LogReporter(),
+            say=lambda m: print(m, flush=True),
+        )
+        print(f"pipeline finished in {time.time() - start:.0f} s; run {result.run_id}", flush=True)
+        return result.metrics
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> DelayedSubmission:
+        """Preempted or timed out: requeue this callable; it resumes from the last epoch's
+        checkpoint (written atomically by rank 0 after every epoch)."""
+        print("signal received: requeueing; will resume from the last checkpoint", flush=True)
+        sys.stdout.flush()
+        return DelayedSubmission(self, *args, **kwargs)
+
+
+def _follow(recipe: Any) -> None:
+    """Ranks other than 0: pretraining only, from the same checkpoint as rank 0."""
+    from sslctl.data import load_dataset
+    from sslctl.pipeline import runs_root
+    from sslctl.recipe import recipe_hash
+    from sslctl.runtime import pick_device, pick_dtype, seed_everything, torch_threads
+    from sslctl.train import Pretrainer
+
+    dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=False)
+    device = pick_device(recipe.runtime.device)
+    dtype = pick_dtype(recipe.runtime.precision, device)
+    checkpoint = runs_root() / recipe_hash(recipe) / "checkpoint.pt"
+    with torch_threads(recipe.runtime.threads):
+        seed_everything(recipe.seed)
+        trainer = Pretrainer(recipe, dataset, device, dtype, checkpoint)
+        trainer.resume()
+        trainer.fit()

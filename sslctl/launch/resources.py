@@ -1,0 +1,85 @@
+"""From a recipe's ``launcher:`` block to SLURM requests: submitit executor parameters and
+the equivalent ``sbatch`` command-line options. Pure functions (no SLURM, no submitit), so
+multi-node GPU requests can be unit-tested on any machine."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sslctl.recipe.schema import LauncherConfig
+
+# delay between SLURM's warning signal (USR2) and the kill, for the checkpoint-and-requeue
+SIGNAL_DELAY_S = 120
+_TIME = re.compile(r"^(?:(?P<d>\d+)-)?(?P<a>\d+)(?::(?P<b>\d+))?(?::(?P<c>\d+))?$")
+
+
+def time_minutes(text: str) -> int:
+    """A SLURM time limit in whole minutes (rounded up). Accepts the sbatch formats
+    ``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M`` and ``D-H:M:S``."""
+    m = _TIME.match(str(text).strip())
+    if m is None:
+        raise ValueError(f"got {text!r}; expected a SLURM time such as 30, 04:00:00 or 1-12:00:00")
+    d, a, b, c = (int(m[g]) if m[g] is not None else None for g in "dabc")
+    if d is not None:  # D-H, D-H:M, D-H:M:S
+        seconds = d * 86400 + a * 3600 + (b or 0) * 60 + (c or 0)
+    elif c is not None:  # H:M:S
+        seconds = a * 3600 + (b or 0) * 60 + c
+    elif b is not None:  # M:S
+        seconds = a * 60 + b
+    else:  # M
+        seconds = a * 60
+    if seconds <= 0:
+        raise ValueError(f"got {text!r}; expected a positive time limit")
+    return -(-seconds // 60)
+
+
+def tasks_per_node(cfg: LauncherConfig) -> int:
+    """One DDP process per GPU; on CPU ``tasks_per_node`` (default 1)."""
+    return cfg.gpus_per_node or cfg.tasks_per_node or 1
+
+
+def world_size(cfg: LauncherConfig) -> int:
+    return cfg.nodes * tasks_per_node(cfg)
+
+
+def executor_parameters(cfg: LauncherConfig, job_name: str) -> dict[str, Any]:
+    """Parameters for ``submitit.SlurmExecutor.update_parameters``."""
+    params: dict[str, Any] = {
+        "job_name": job_name,
+        "nodes": cfg.nodes,
+        "ntasks_per_node": tasks_per_node(cfg),
+        "time": time_minutes(cfg.time),
+        "signal_delay_s": SIGNAL_DELAY_S,
+        # one failed rank ends the step instead of leaving the others blocked in a collective
+        "srun_args": ["--kill-on-bad-exit=1"],
+        "additional_parameters": {"requeue": True, **cfg.sbatch},
+    }
+    if cfg.gpus_per_node:
+        params["gres"] = f"gpu:{cfg.gpus_per_node}"
+    for key in ("cpus_per_task", "partition", "mem"):
+        value = getattr(cfg, key)
+        if value is not None:
+            params[key] = value
+    return params
+
+
+def sbatch_options(cfg: LauncherConfig, job_name: str = "sslctl") -> list[str]:
+    """The same request as ``sbatch`` options (used with ``sbatch --test-only``)."""
+    params = executor_parameters(cfg, job_name)
+    opts = [
+        f"--job-name={job_name}",
+        f"--nodes={params['nodes']}",
+        f"--ntasks-per-node={params['ntasks_per_node']}",
+        f"--time={params['time']}",
+    ]
+    for key in ("gres", "cpus_per_task", "partition", "mem"):
+        if key in params:
+            opts.append(f"--{key.replace('_', '-')}={params[key]}")
+    for key, value in params["additional_parameters"].items():
+        flag = f"--{key.replace('_', '-')}"
+        if value is True:
+            opts.append(flag)
+        elif value is not False:
+            opts.append(f"{flag}={value}")
+    return opts
