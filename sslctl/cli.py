@@ -156,8 +156,8 @@ def pretrain(
 
 
 def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:
-    """``pretrain --launcher slurm``: submit, print job id, log folder and MLflow run."""
-    from sslctl.launch.slurm import submit_pipeline
+    """``pretrain --launcher slurm``: submit, print job id(s), log folder and MLflow run."""
+    from sslctl.launch.slurm import folder_of, submit_pipeline
     from sslctl.tracking import mlflow_ui_hint, tracking_uri
 
     sub = submit_pipeline(
@@ -169,23 +169,32 @@ def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, conso
             f"(hash {sub.recipe_hash}); nothing submitted (--force retrains)"
         )
         return
-    console.print(
-        f"submitted SLURM job [bold]{sub.job_id}[/] ({sub.world_size} process(es))\n"
-        f"  logs:       {sub.folder}\n"
-        f"  MLflow run: {sub.run_id} in experiment '{sub.experiment}'\n"
-        f"  follow:     sslctl status   cancel: sslctl cancel {sub.job_id}"
-    )
+    lines = [f"submitted SLURM job [bold]{sub.job_id}[/] ({sub.world_size} process(es))"]
+    if sub.eval_job_id:
+        lines.append(
+            f"  then job [bold]{sub.eval_job_id}[/]: the evaluations, after {sub.job_id} "
+            "succeeds (afterok)"
+        )
+    lines += [
+        f"  logs:       {sub.folder}"
+        + (f", {folder_of(sub.eval_job_id)}" if sub.eval_job_id else ""),
+        f"  MLflow run: {sub.run_id} in experiment '{sub.experiment}'",
+        f"  follow:     sslctl status   cancel: sslctl cancel {' '.join(sub.jobs)}",
+    ]
+    console.print("\n".join(lines))
     if not wait:
         console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
         return
     from sslctl.launch.display import wait_display
-    from sslctl.launch.slurm import wait as wait_job
+    from sslctl.launch.jobs import wait as wait_job
 
-    with wait_display(console, sub.job_id, resolved.optim.epochs) as update:
-        state = wait_job(sub.job_id, sub.run_id, resolved.optim.epochs, update)
-    console.print(f"job {sub.job_id}: {state}; logs in {sub.folder}")
-    if state != "COMPLETED":
-        raise typer.Exit(1)
+    for job_id in sub.jobs:
+        epochs = resolved.optim.epochs if job_id == sub.job_id else 0
+        with wait_display(console, job_id, epochs) as update:
+            state = wait_job(job_id, sub.run_id, epochs, update)
+        console.print(f"job {job_id}: {state}; logs in {folder_of(job_id)}")
+        if state != "COMPLETED":
+            raise typer.Exit(1)
     from sslctl.tracking import Tracker
     from sslctl.ui import summary_table
 
@@ -199,9 +208,12 @@ def status() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sslctl.launch.slurm import job_status, submitted_jobs
+    from sslctl.launch.cluster import submitted_jobs
+    from sslctl.launch.jobs import job_status
 
     console = Console()
+    if not console.is_terminal:  # piped or captured: do not fold ids and states to 80 columns
+        console = Console(width=160)
     entries = submitted_jobs()
     if not entries:
         console.print("no SLURM jobs submitted from this directory")
@@ -211,22 +223,24 @@ def status() -> None:
         table.add_column(col, overflow="fold")
     for row in job_status(entries):
         epoch = f"{row.epoch}/{row.epochs}" if row.epochs else "-"
-        table.add_row(row.job_id, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
+        job = row.job_id + (f" ({row.part})" if row.part not in ("", "all") else "")
+        table.add_row(job, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
     console.print(table)
 
 
 @app.command()
-def cancel(job: Annotated[str, typer.Argument(help="SLURM job id.")]) -> None:
-    """Cancel a SLURM job and close its MLflow run (its checkpoint is kept)."""
-    from sslctl.launch.slurm import cancel as cancel_job
+def cancel(jobs: Annotated[list[str], typer.Argument(help="SLURM job id(s).")]) -> None:
+    """Cancel SLURM jobs and close their MLflow runs (checkpoints are kept)."""
+    from sslctl.launch.jobs import cancel as cancel_job
 
-    try:
-        run_id = cancel_job(job)
-    except SslctlError as err:
-        _fail(err)
-    typer.echo(
-        f"cancelled job {job}" + (f"; MLflow run {run_id} marked cancelled" if run_id else "")
-    )
+    for job in jobs:
+        try:
+            run_id = cancel_job(job)
+        except SslctlError as err:
+            _fail(err)
+        typer.echo(
+            f"cancelled job {job}" + (f"; MLflow run {run_id} marked cancelled" if run_id else "")
+        )
 
 
 @app.command()
@@ -236,6 +250,13 @@ def sweep(
     storage: Annotated[
         str | None, typer.Option(help="Optuna storage: journal file or SQL URL.")
     ] = None,
+    launcher: Annotated[
+        str | None,
+        typer.Option(help="local (worker processes) or slurm (array job); default the sweep's."),
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="With --launcher slurm: wait for the array, then report.")
+    ] = False,
 ) -> None:
     """Run an Optuna sweep over recipe fields; again to continue or to show its results."""
     from rich.console import Console
@@ -245,6 +266,8 @@ def sweep(
         from sslctl.sweep.spec import load_sweep
 
         spec = load_sweep(name)
+        if launcher not in (None, "local", "slurm"):
+            raise SslctlError(f"--launcher: got {launcher!r}; expected 'local' or 'slurm'")
         signal.signal(signal.SIGTERM, _interrupt)
         from sslctl.sweep.run import run_sweep
 
@@ -252,6 +275,8 @@ def sweep(
             spec,
             storage=storage,
             workers=workers,
+            launcher=launcher,
+            wait=wait,
             say=lambda m: console.print(f"[dim]{m}[/]"),
         )
     except SslctlError as err:
@@ -262,6 +287,11 @@ def sweep(
     if result.already_finished:
         console.print(f"[green]sweep {spec.name} already finished[/]: showing its results")
     console.print(leaderboard_table(result, spec.objective.metric))
+    if result.pending:
+        console.print(
+            f"SLURM workers {', '.join(result.jobs)} are running the sweep: "
+            f"`sslctl status` follows them; `sslctl sweep {name}` again shows the results"
+        )
     if result.best_yaml is not None:
         console.print(f"best recipe: {result.best_yaml}  (sslctl pretrain {result.best_yaml})")
     console.print(f"MLflow parent run [bold]{result.parent_run_id}[/]; storage {result.storage}")

@@ -10,7 +10,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sslctl.errors import Pruned, RecipeError, SslctlError
 from sslctl.recipe import Recipe, flatten, recipe_hash, to_dict, to_yaml
@@ -49,11 +49,15 @@ def run_pipeline(
     extra_tags: dict[str, str] | None = None,
     on_probe: Any = None,
     run_id: str | None = None,
+    stages: Literal["all", "pretrain", "evaluate"] = "all",
 ) -> PipelineResult:
     """Run (or resume, or recognise) the full chain for ``recipe``.
 
     ``run_id``: the MLflow run to run (or resume) in, as a launcher that created it before
     submitting a job passes it (see :func:`claim_run`); the run is not looked up by hash.
+    ``stages``: ``pretrain`` stops after pretraining and leaves the run open (status
+    ``pretrained``) for a later ``evaluate``, which requires pretraining to be done; the
+    two halves of a SLURM ``afterok`` chain.
     """
     from sslctl.data import load_dataset, load_ood
 
@@ -127,6 +131,7 @@ def run_pipeline(
             reporter=reporter,
             say=say,
             on_probe=on_probe,
+            stages=stages,
         )
     except Pruned as err:
         tracker.set_tags(run_id, {STATUS_TAG: "pruned", f"{TAG}error": str(err)})
@@ -140,8 +145,11 @@ def run_pipeline(
         tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
         tracker.finish(run_id, "FAILED")
         raise
-    tracker.set_tags(run_id, {STATUS_TAG: "complete"})
-    tracker.finish(run_id, "FINISHED")
+    if stages == "pretrain":
+        tracker.set_tags(run_id, {STATUS_TAG: "pretrained"})  # the evaluations come next
+    else:
+        tracker.set_tags(run_id, {STATUS_TAG: "complete"})
+        tracker.finish(run_id, "FINISHED")
     final = tracker.get(run_id)
     return PipelineResult(
         run_id,

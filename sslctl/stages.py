@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from sslctl.data.datasets import Dataset, ImageSet
+from sslctl.errors import SslctlError
 from sslctl.evals.diagnostics import (
     held_out_features,
     independence_metrics,
@@ -47,8 +48,15 @@ def run_stages(
     reporter: Any = None,
     say: Callable[[str], None] = print,
     on_probe: Callable[[int, float], None] | None = None,
+    stages: str = "all",
 ) -> StagesResult:
-    """Pretrain, then evaluate the backbone (and projector), then the baselines."""
+    """Pretrain, then evaluate the backbone (and projector), then the baselines.
+    ``stages``: ``all``, ``pretrain`` (stop after pretraining) or ``evaluate`` (the
+    evaluations of a pretrained run; an error if pretraining is not done)."""
+    if stages == "evaluate" and not _done(done_tags, "pretrain"):
+        raise SslctlError(
+            f"run {run_id}: pretraining is not done; evaluation needs the pretrained encoder"
+        )
     device = pick_device(recipe.runtime.device)
     dtype = pick_dtype(recipe.runtime.precision, device)
     tracker.set_tags(run_id, {f"{TAG}device": str(device), f"{TAG}precision": str(dtype or "fp32")})
@@ -60,7 +68,7 @@ def run_stages(
         seed_everything(recipe.seed)
         trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
         resumed_epoch = trainer.epoch if trainer.resume() else 0
-        if resumed_epoch:
+        if 0 < resumed_epoch < recipe.optim.epochs:
             say(f"resuming pretraining at epoch {resumed_epoch + 1}/{recipe.optim.epochs}")
         spectra: dict[int, list[float]] = {}
         spectrum_on = ["backbone", *(["projector"] if recipe.projector.depth else [])]
@@ -92,6 +100,8 @@ def run_stages(
             )
             tracker.log_artifact(run_id, final, "checkpoints")
             mark("pretrain", "done")
+        if stages == "pretrain":
+            return StagesResult(resumed_epoch)
 
         evaluate = _evaluator(recipe, dataset, ood_sets, device, dtype)
         if recipe.eval.linear.enabled and not _done(done_tags, "linear"):

@@ -29,6 +29,7 @@ from torch import nn
 
 from sslctl.data.augment import BatchAugment
 from sslctl.data.datasets import Dataset
+from sslctl.data.feed import BatchFeeder
 from sslctl.distributed import all_reduce_mean, current, gather
 from sslctl.errors import SslctlError
 from sslctl.methods import build_loss
@@ -163,14 +164,16 @@ class Pretrainer:
         self.generator = torch.Generator(self.device).manual_seed(self.recipe.seed)
         self.augment = build_augment(self.recipe, self.dataset, self.generator)
         self.loss_fn = build_loss(self.recipe.method.name, **self.recipe.method.params())
-        self.images = self.dataset.train.images.to(self.device)
+        self.feeder = BatchFeeder(
+            self.dataset.train.images, self.device, self.recipe.runtime.data_on_device
+        )
         self.forward: Callable[[torch.Tensor], torch.Tensor] = self.model
         if self.recipe.runtime.compile:
             self.forward = torch.compile(self.model)
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.images) // self.recipe.optim.batch_size
+        return len(self.feeder) // self.recipe.optim.batch_size
 
     def resume(self) -> bool:
         """Load the last checkpoint if there is one; True when resumed."""
@@ -237,18 +240,17 @@ class Pretrainer:
         steps = self.steps_per_epoch
         total, warmup = cfg.epochs * steps, cfg.warmup_epochs * steps
         order = torch.randperm(
-            len(self.images),
+            len(self.feeder),
             generator=torch.Generator().manual_seed(self.recipe.seed * 100_003 + self.epoch),
-        ).to(self.device)
+        )
         self.model.train()
         sums: dict[str, float] = {}
         start = time.perf_counter()
         lr = 0.0
-        for i in range(steps):
+        for i, batch in enumerate(self.feeder.batches(order, cfg.batch_size, steps)):
             lr = lr_at(self.epoch * steps + i, total, warmup, base_lr(cfg))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            batch = self.images[order[i * cfg.batch_size : (i + 1) * cfg.batch_size]]
             terms = self._step(batch)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value

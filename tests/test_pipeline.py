@@ -107,3 +107,41 @@ def test_killed_run_resumes_into_the_same_mlflow_run(workdir: Path) -> None:
     assert steps == [1, 2, 3, 4, 5, 6]
     assert tracker.get(run_id).complete
     assert len(tracker.client.search_runs([tracker.experiment_id("quickstart")])) == 1
+
+
+def test_pretrain_and_evaluate_halves_share_one_run(workdir: Path) -> None:
+    """The two halves of an afterok chain: ``stages="pretrain"`` trains and leaves the run
+    open (status pretrained, no evaluation metrics); ``stages="evaluate"`` in that run
+    evaluates without retraining and completes it. Evaluating a run whose pretraining is
+    not done is an error that fails the run rather than training on the wrong resources."""
+    from sslctl.errors import SslctlError
+    from sslctl.pipeline import claim_run, run_pipeline
+    from sslctl.tracking import Tracker
+
+    quick = [
+        "optim.epochs=1",
+        "eval.ood.datasets=[digits]",
+        "eval.baselines=false",
+        "eval.independence.enabled=false",
+        "eval.spectrum.enabled=false",
+        "eval.linear.epochs=3",
+    ]
+    recipe = tiny(*quick)
+    run_id, complete = claim_run(recipe, source="tiny")
+    assert not complete
+    first = run_pipeline(recipe, source="tiny", run_id=run_id, stages="pretrain")
+    tracker = Tracker()
+    run = tracker.get(run_id)
+    assert first.run_id == run_id and not run.complete
+    assert run.tags["sslctl.status"] == "pretrained" and "linear/top1" not in run.metrics
+    said: list[str] = []
+    second = run_pipeline(recipe, source="tiny", run_id=run_id, stages="evaluate", say=said.append)
+    assert not any("resuming" in m for m in said) and second.resumed_epoch == 1
+    assert [s for s, _ in tracker.metric_history(run_id, "pretrain/loss")] == [1]
+    assert tracker.get(run_id).complete and "ood/digits/top1" in second.metrics
+
+    other = tiny(*quick, "seed=7")
+    fresh, _ = claim_run(other, source="tiny")
+    with pytest.raises(SslctlError, match="pretraining is not done"):
+        run_pipeline(other, source="tiny", run_id=fresh, stages="evaluate")
+    assert tracker.get(fresh).tags["sslctl.status"] == "failed"

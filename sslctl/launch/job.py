@@ -21,9 +21,6 @@ from typing import Any
 
 from submitit.helpers import Checkpointable, DelayedSubmission
 
-JOB_TAG = "sslctl.slurm.job_id"
-REQUEUE_TAG = "sslctl.slurm.requeues"
-
 
 class LogReporter:
     """One line per epoch in the job's log (no progress bars in a file)."""
@@ -42,16 +39,24 @@ class LogReporter:
 
 
 class PipelineJob(Checkpointable):
-    """The pipeline for one recipe, in the MLflow run ``run_id``."""
+    """The pipeline for one recipe, in the MLflow run ``run_id``. ``stages``: ``all``,
+    ``pretrain`` (the first job of an ``afterok`` chain) or ``evaluate`` (the second)."""
 
     def __init__(
-        self, recipe_path: str, source: str, run_id: str, cwd: str, env: dict[str, str]
+        self,
+        recipe_path: str,
+        source: str,
+        run_id: str,
+        cwd: str,
+        env: dict[str, str],
+        stages: str = "all",
     ) -> None:
         self.recipe_path = recipe_path
         self.source = source
         self.run_id = run_id
         self.cwd = cwd
         self.env = env
+        self.stages = stages
 
     def __call__(self) -> dict[str, float] | None:
         os.chdir(self.cwd)
@@ -79,15 +84,15 @@ class PipelineJob(Checkpointable):
         from sslctl.tracking import TAG, Tracker
 
         tracker = Tracker()
-        tracker.set_tags(
-            self.run_id,
-            {
-                JOB_TAG: os.environ.get("SLURM_JOB_ID", ""),
-                REQUEUE_TAG: os.environ.get("SLURM_RESTART_COUNT", "0"),
-                f"{TAG}world_size": str(world),
-                f"{TAG}slurm.nodes": os.environ.get("SLURM_JOB_NUM_NODES", "1"),
-            },
-        )
+        prefix = "sslctl.slurm.eval_" if self.stages == "evaluate" else "sslctl.slurm."
+        tags = {
+            prefix + "job_id": os.environ.get("SLURM_JOB_ID", ""),
+            prefix + "requeues": os.environ.get("SLURM_RESTART_COUNT", "0"),
+        }
+        if self.stages != "evaluate":
+            tags[f"{TAG}world_size"] = str(world)
+            tags[f"{TAG}slurm.nodes"] = os.environ.get("SLURM_JOB_NUM_NODES", "1")
+        tracker.set_tags(self.run_id, tags)
         start = time.time()
         result = run_pipeline(
             recipe,
@@ -96,6 +101,7 @@ class PipelineJob(Checkpointable):
             run_id=self.run_id,
             reporter=LogReporter(),
             say=lambda m: print(m, flush=True),
+            stages=self.stages,
         )
         print(f"pipeline finished in {time.time() - start:.0f} s; run {result.run_id}", flush=True)
         return result.metrics

@@ -43,8 +43,19 @@ def world_size(cfg: LauncherConfig) -> int:
     return cfg.nodes * tasks_per_node(cfg)
 
 
-def executor_parameters(cfg: LauncherConfig, job_name: str) -> dict[str, Any]:
-    """Parameters for ``submitit.SlurmExecutor.update_parameters``."""
+def evaluation_request(cfg: LauncherConfig) -> LauncherConfig:
+    """The evaluation job of an ``afterok`` chain: one node, one task, one GPU at most
+    (the evaluations are single-process), the rest of the request as given."""
+    return cfg.model_copy(
+        update={"nodes": 1, "gpus_per_node": min(cfg.gpus_per_node, 1), "tasks_per_node": None}
+    )
+
+
+def executor_parameters(
+    cfg: LauncherConfig, job_name: str, after: str | None = None
+) -> dict[str, Any]:
+    """Parameters for ``submitit.SlurmExecutor.update_parameters``; ``after``: a job id
+    this job waits for (``--dependency=afterok:ID``, cancelled if that job fails)."""
     params: dict[str, Any] = {
         "job_name": job_name,
         "nodes": cfg.nodes,
@@ -55,6 +66,9 @@ def executor_parameters(cfg: LauncherConfig, job_name: str) -> dict[str, Any]:
         "srun_args": ["--kill-on-bad-exit=1"],
         "additional_parameters": {"requeue": True, **cfg.sbatch},
     }
+    if after is not None:
+        params["dependency"] = f"afterok:{after}"
+        params["additional_parameters"]["kill_on_invalid_dep"] = "yes"
     if cfg.gpus_per_node:
         params["gres"] = f"gpu:{cfg.gpus_per_node}"
     for key in ("cpus_per_task", "partition", "mem"):
@@ -64,16 +78,18 @@ def executor_parameters(cfg: LauncherConfig, job_name: str) -> dict[str, Any]:
     return params
 
 
-def sbatch_options(cfg: LauncherConfig, job_name: str = "sslctl") -> list[str]:
+def sbatch_options(
+    cfg: LauncherConfig, job_name: str = "sslctl", after: str | None = None
+) -> list[str]:
     """The same request as ``sbatch`` options (used with ``sbatch --test-only``)."""
-    params = executor_parameters(cfg, job_name)
+    params = executor_parameters(cfg, job_name, after)
     opts = [
         f"--job-name={job_name}",
         f"--nodes={params['nodes']}",
         f"--ntasks-per-node={params['ntasks_per_node']}",
         f"--time={params['time']}",
     ]
-    for key in ("gres", "cpus_per_task", "partition", "mem"):
+    for key in ("gres", "cpus_per_task", "partition", "mem", "dependency"):
         if key in params:
             opts.append(f"--{key.replace('_', '-')}={params[key]}")
     for key, value in params["additional_parameters"].items():

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError, create_model
 from sslctl.errors import RecipeError
 from sslctl.recipe.schema import MethodConfig, Recipe
 
-HASH_EXCLUDED = ("launcher",)  # where a run executes does not change what it computes
+# where a run executes, and where its data sits, do not change what it computes
+HASH_EXCLUDED = ("launcher", "runtime.data_on_device")
 
 
 class _Loader(yaml.SafeLoader):
@@ -240,7 +241,13 @@ def to_dict(recipe: Recipe) -> dict[str, Any]:
 
 def recipe_hash(recipe: Recipe) -> str:
     """Content hash of what a recipe computes (launcher settings excluded); keys caching."""
-    data = {k: v for k, v in to_dict(recipe).items() if k not in HASH_EXCLUDED}
+    data = to_dict(recipe)
+    for dotted in HASH_EXCLUDED:
+        *parents, key = dotted.split(".")
+        block = data
+        for parent in parents:
+            block = block[parent]
+        block.pop(key, None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

@@ -224,6 +224,11 @@ class RuntimeConfig(Block):
     channels_last: bool = True
     compile: bool = False
     threads: PositiveInt | None = None
+    data_on_device: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="GPU: keep the uint8 training set on the device (auto: if it takes under "
+        "a quarter of free memory) or in pinned host memory with non-blocking copies",
+    )
     checkpoint_every: PositiveInt = Field(1, description="epochs between checkpoints")
 
 
@@ -241,6 +246,11 @@ class LauncherConfig(Block):
     partition: str | None = None
     time: str = Field("04:00:00", description="SLURM time limit: MM, HH:MM:SS or D-HH:MM:SS")
     mem: str | None = Field(None, description="memory per node, e.g. 32G")
+    chain: Literal["single", "afterok"] = Field(
+        "single",
+        description="single: every stage in one job; afterok: pretraining, then the "
+        "evaluations as a one-task job that starts when pretraining succeeded",
+    )
     sbatch: dict[str, str | int | bool] = Field(
         default_factory=dict, description="additional sbatch options, e.g. {account: abc}"
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class SweepResult:
     reaped: list[int]
     already_finished: bool
     best_yaml: Path | None
+    jobs: list[str] = field(default_factory=list)
+    pending: bool = False  # SLURM workers submitted (or running) and not waited for
 
 
 def _parent_run(spec: SweepSpec, tracker: Tracker, name: str) -> str:
@@ -89,9 +91,17 @@ def run_sweep(
     *,
     storage: str | None = None,
     workers: int | None = None,
+    launcher: str | None = None,
+    wait: bool = False,
     say: Any = print,
 ) -> SweepResult:
-    """Run (or continue, or just report) a sweep."""
+    """Run (or continue, or just report) a sweep. With the SLURM launcher the workers are
+    an array job; without ``wait`` this returns once they are submitted (or, if they are
+    still running from an earlier call, at once) with the leaderboard so far."""
+    if (launcher or spec.launcher) == "slurm":  # before anything is created
+        from sslctl.launch.sweep import check_sweep_cluster
+
+        check_sweep_cluster(spec)
     url = storage or default_storage(spec)
     store = open_storage(url)
     study = create_or_load(spec, store)  # once, before any worker starts
@@ -101,18 +111,46 @@ def run_sweep(
     if reaped:
         say(f"trials {reaped} were left running by a dead worker: marked failed, queued again")
     finished = remaining(spec, study) == 0
-    if not finished:
+    jobs: list[str] = []
+    n = workers or spec.workers
+    if not finished and (launcher or spec.launcher) == "slurm":
+        jobs = _slurm_workers(spec, url, parent, study.study_name, n, say)
+        if wait:
+            from sslctl.launch.sweep import wait_for
+
+            states = wait_for(jobs)
+            failed = [j for j, s in states.items() if s != "COMPLETED"]
+            if failed:
+                say(f"array tasks {failed} did not complete; see sslctl status")
+    elif not finished:
         tracker.reopen(parent)
-        n = workers or spec.workers
         if n == 1:
             work(spec, url, parent, say=say)
         else:
             _local_workers(spec, url, parent, n, study, say)
+    pending = bool(jobs) and not wait
+    if not pending and tracker.get(parent).status != "FINISHED":
         tracker.finish(parent, "FINISHED")
     result = _result(spec, study, url, parent, reaped, finished)
+    result.jobs, result.pending = jobs, pending
     if result.best_yaml is not None:
         tracker.log_artifact(parent, result.best_yaml)
     return result
+
+
+def _slurm_workers(
+    spec: SweepSpec, url: str, parent: str, study: str, n: int, say: Any
+) -> list[str]:
+    """This sweep's array tasks still in the queue, or a new array of ``n`` workers."""
+    from sslctl.launch.sweep import active_sweep_jobs, submit_sweep_workers
+
+    active = active_sweep_jobs(study)
+    if active:
+        say(f"SLURM workers of this sweep are still queued or running: {', '.join(active)}")
+        return active
+    jobs = submit_sweep_workers(spec, url, parent, study, n, spec.array_parallelism or n)
+    say(f"submitted {n} SLURM array task(s): {', '.join(jobs)}")
+    return jobs
 
 
 def _local_workers(

@@ -74,6 +74,12 @@ class SweepSpec(BaseModel):
     trials: Annotated[int, Field(gt=0)] | None = None
     seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = [0]
     workers: Annotated[int, Field(gt=0)] = 1
+    launcher: Literal["local", "slurm"] = Field(
+        "local", description="local: worker processes here; slurm: one worker per array task"
+    )
+    array_parallelism: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="SLURM array tasks running at once (default: workers)"
+    )
     probe_every: Annotated[int, Field(gt=0)] = 2
     path: Path | None = None
 

@@ -45,7 +45,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
 def study_name(spec: SweepSpec) -> str:
     """Name plus a hash of what the sweep computes, so an edited sweep is a new study."""
-    data = spec.model_dump(mode="json", exclude={"workers", "path"})
+    data = spec.model_dump(
+        mode="json", exclude={"workers", "path", "launcher", "array_parallelism"}
+    )
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
     return f"{spec.name}-{digest}"
 

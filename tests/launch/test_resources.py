@@ -10,6 +10,7 @@ import pytest
 from sslctl.errors import RecipeError
 from sslctl.launch.resources import (
     SIGNAL_DELAY_S,
+    evaluation_request,
     executor_parameters,
     sbatch_options,
     tasks_per_node,
@@ -89,6 +90,34 @@ def test_two_nodes_four_gpus_give_one_task_per_gpu(tmp_path: Path) -> None:
         "--account=ssl",
         "--constraint=a100",
     ]
+
+
+def test_afterok_evaluation_job_is_one_task_waiting_for_pretraining(tmp_path: Path) -> None:
+    """chain afterok: the evaluation job of a 2-node x 4-GPU request is 1 node, 1 task,
+    1 GPU, and its sbatch script depends on the pretraining job (afterok) and is killed
+    if that dependency can never be met."""
+    cfg = LauncherConfig(kind="slurm", nodes=2, gpus_per_node=4, chain="afterok", mem="480G")
+    ev = evaluation_request(cfg)
+    assert (ev.nodes, ev.gpus_per_node, tasks_per_node(ev), world_size(ev)) == (1, 1, 1, 1)
+    assert ev.mem == "480G" and ev.time == cfg.time
+    params = executor_parameters(ev, "j-eval", after="4242")
+    assert params["dependency"] == "afterok:4242"
+    assert params["additional_parameters"] == {"requeue": True, "kill_on_invalid_dep": "yes"}
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    lines = _make_sbatch_string(command="python x", folder=tmp_path, **params).splitlines()
+    for expected in (
+        "#SBATCH --dependency=afterok:4242",
+        "#SBATCH --kill-on-invalid-dep=yes",
+        "#SBATCH --nodes=1",
+        "#SBATCH --ntasks-per-node=1",
+        "#SBATCH --gres=gpu:1",
+    ):
+        assert expected in lines, expected
+    opts = sbatch_options(ev, "j-eval", after="4242")
+    assert "--dependency=afterok:4242" in opts and "--kill-on-invalid-dep=yes" in opts
+    assert "dependency" not in executor_parameters(cfg, "j")  # the pretraining job waits for none
+    assert evaluation_request(LauncherConfig(kind="slurm", tasks_per_node=2)).tasks_per_node is None
 
 
 def test_cpu_job_has_no_gres_and_uses_tasks_per_node() -> None:

@@ -232,3 +232,73 @@ def _check_requeue(workdir: Path, job: str, run_id: str) -> None:
     assert resumed and int(resumed[1]) >= 2, log
     exp = tracker.client.get_experiment_by_name("quickstart")
     assert len(tracker.client.search_runs([exp.experiment_id])) == 1
+
+
+@pytest.mark.timeout(480)
+def test_afterok_chain_runs_pretraining_then_evaluation_in_one_run(workdir: Path) -> None:
+    """launcher.chain=afterok: two jobs, the second depending on the first; both complete,
+    pretraining metrics come from the first and evaluation metrics from the second, into
+    one MLflow run; `sslctl status` lists both parts."""
+    sets = [*TINY, "launcher.chain=afterok", "eval.baselines=false"]
+    done = run_sslctl(
+        workdir,
+        "pretrain",
+        str(RECIPES / "vicreg.yaml"),
+        *_sets(*sets),
+        "--launcher",
+        "slurm",
+        "--wait",
+        timeout=400,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    job, run_id = _submitted(done.stdout)
+    evaluation = re.search(r"then job (\d+)", done.stdout)
+    assert evaluation, done.stdout
+    dependency = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", f"{job},{evaluation[1]}"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    ).stdout
+    assert f"{job}|COMPLETED" in dependency and f"{evaluation[1]}|COMPLETED" in dependency
+    run = _tracker(workdir).get(run_id)
+    assert run.complete and "linear/top1" in run.metrics and "pretrain/loss" in run.metrics
+    assert run.tags["sslctl.slurm.job_id"] == job
+    assert run.tags["sslctl.slurm.eval_job_id"] == evaluation[1]
+    folder = workdir / ".sslctl" / "slurm"
+    assert "pretraining epochs" in (folder / job / f"{job}_0_log.out").read_text()
+    eval_log = (folder / evaluation[1] / f"{evaluation[1]}_0_log.out").read_text()
+    assert "linear and OOD evaluation" in eval_log and "pretraining epochs" not in eval_log
+    status = run_sslctl(workdir, "status").stdout
+    assert f"{job} (pretrain)" in status and f"{evaluation[1]} (evaluate)" in status
+
+
+@pytest.mark.timeout(600)
+def test_sweep_array_workers_run_each_grid_point_once(workdir: Path) -> None:
+    """`sslctl sweep --launcher slurm --wait`: one SLURM array of 2 workers pulls a 3-point
+    grid from the shared journal; every point runs exactly once, the leaderboard and best
+    recipe are written, and the sweep again reports instead of submitting."""
+    sets = [*TINY[:4], "optim.epochs=1", "optim.warmup_epochs=0", "eval.linear.epochs=3"]
+    sets += NO_EVAL[1:]
+    sets += ["eval.ood.datasets=[digits]"]
+    sweep = workdir / "arr.yaml"
+    sweep.write_text(
+        f"name: arr\nbase: {RECIPES / 'vicreg.yaml'}\nset: {sets!r}\n"
+        "space:\n  projector.width: [16, 32, 48]\nworkers: 2\n"
+    )
+    done = run_sslctl(workdir, "sweep", str(sweep), "--launcher", "slurm", "--wait", timeout=540)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "submitted 2 SLURM array task(s)" in done.stdout
+    tracker = _tracker(workdir)
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id("quickstart")], filter_string="tags.`sslctl.sweep` = 'arr'"
+    )
+    widths = sorted(
+        r.data.params["projector.width"] for r in runs if "mlflow.parentRunId" in r.data.tags
+    )
+    assert widths == ["16", "32", "48"]
+    assert (workdir / "sweeps" / "arr.best.yaml").is_file()
+    parent = next(r for r in runs if r.data.tags.get("sslctl.sweep_parent") == "true")
+    assert parent.info.status == "FINISHED"
+    again = run_sslctl(workdir, "sweep", str(sweep), "--launcher", "slurm", timeout=120)
+    assert "already finished" in again.stdout and "submitted" not in again.stdout

@@ -63,11 +63,14 @@ def test_set_overrides_parse_yaml_values(tmp_path: Path) -> None:
 
 
 def test_hash_ignores_launcher_but_not_seed(tmp_path: Path) -> None:
-    """The cache key changes with what is computed, not with where it runs."""
+    """The cache key changes with what is computed (seed, precision), not with where it
+    runs or where its data sits (launcher, runtime.data_on_device)."""
     path = write(tmp_path / "r.yaml", "method: {name: vicreg}\n")
     base = recipe_hash(load_recipe(path))
     assert recipe_hash(load_recipe(path, ["launcher.kind=slurm"])) == base
+    assert recipe_hash(load_recipe(path, ["runtime.data_on_device=never"])) == base
     assert recipe_hash(load_recipe(path, ["seed=1"])) != base
+    assert recipe_hash(load_recipe(path, ["runtime.precision=fp32"])) != base
 
 
 def test_resolved_yaml_round_trips(tmp_path: Path) -> None:

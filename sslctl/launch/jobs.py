@@ -1,0 +1,161 @@
+"""Following the jobs sslctl submitted: SLURM state (``squeue``, then ``sacct``), pipeline
+stage and epoch (from the MLflow run), waiting for a job, cancelling one."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sslctl.launch.cluster import SlurmError, run_command, submitted_jobs
+
+FINAL_STATES = {
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "BOOT_FAIL",
+    "DEADLINE",
+}
+
+
+def slurm_states(job_ids: list[str]) -> dict[str, str]:
+    """``{job id: state}``: ``squeue`` for jobs still queued or running (a requeued job is
+    PENDING there while ``sacct`` may still show its previous RUNNING record), ``sacct``
+    for finished ones."""
+    if not job_ids:
+        return {}
+    states: dict[str, str] = {}
+    if shutil.which("squeue"):
+        out = run_command(
+            ["squeue", "-h", "-r", "-o", "%i|%T", "-j", ",".join(job_ids)], timeout=20
+        )
+        for line in out.stdout.splitlines():
+            job, _, state = line.partition("|")
+            if job in job_ids and state:
+                states[job] = state
+    missing = [j for j in job_ids if j not in states]
+    if missing and shutil.which("sacct"):
+        out = run_command(
+            ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(missing)], timeout=20
+        )
+        if out.returncode == 0:
+            for line in out.stdout.splitlines():
+                job, _, state = line.partition("|")
+                if job in missing and state:
+                    states[job] = state.split()[0]  # "CANCELLED by 0" -> CANCELLED
+    return states
+
+
+@dataclass
+class JobStatus:
+    job_id: str
+    state: str
+    stage: str
+    epoch: int
+    epochs: int
+    run_id: str
+    requeues: str
+    recipe: str
+    part: str = "all"
+
+
+def job_status(entries: list[dict[str, Any]]) -> list[JobStatus]:
+    """SLURM state, pipeline stage, epoch and MLflow run of each recorded job."""
+    from sslctl.tracking import STATUS_TAG, Tracker
+
+    states = slurm_states([e["job_id"] for e in entries])
+    rows = []
+    trackers: dict[str, Tracker] = {}
+    for e in entries:
+        uri = e.get("tracking_uri", "")
+        tracker = trackers.setdefault(uri, Tracker(uri or None))
+        stage, epoch, requeues = "?", 0, "0"
+        try:
+            run = tracker.get(e["run_id"])
+            tags = run.tags
+            running = [k.split(".")[-1] for k, v in tags.items() if k.startswith("sslctl.stage.")]
+            status = tags.get(STATUS_TAG, "")
+            if status in ("complete", "failed", "queued", "cancelled", "pretrained"):
+                stage = status
+            else:
+                busy = [s for s in running if tags.get(f"sslctl.stage.{s}") == "running"]
+                stage = busy[0] if busy else (running[-1] if running else status or "starting")
+            history = tracker.metric_history(e["run_id"], "pretrain/loss")
+            epoch = max((step for step, _ in history), default=0)
+            evaluating = e.get("part") == "evaluate"
+            requeues = tags.get(f"sslctl.slurm.{'eval_' if evaluating else ''}requeues", "0")
+        except Exception:  # run deleted or store unreachable: still show the job
+            stage = "run missing"
+        rows.append(
+            JobStatus(
+                e["job_id"],
+                states.get(e["job_id"], "UNKNOWN"),
+                stage,
+                epoch,
+                int(e.get("epochs", 0)),
+                e["run_id"],
+                requeues,
+                e.get("recipe", ""),
+                e.get("part", "all"),
+            )
+        )
+    return rows
+
+
+def cancel(job_id: str) -> str:
+    """``scancel`` the job and close its MLflow run as KILLED (status ``cancelled``); the
+    checkpoint stays, so submitting the recipe again resumes it. Returns the run id."""
+    entry = next((e for e in submitted_jobs() if e["job_id"] == job_id), None)
+    if shutil.which("scancel") is None:
+        raise SlurmError("no SLURM here: `scancel` is not on PATH")
+    out = run_command(["scancel", job_id])
+    if out.returncode != 0:
+        raise SlurmError(f"scancel {job_id} failed: {(out.stderr or out.stdout).strip()}")
+    if entry is None:
+        return ""
+    from sslctl.tracking import STATUS_TAG, Tracker
+
+    tracker = Tracker(entry.get("tracking_uri") or None)
+    try:
+        run = tracker.get(entry["run_id"])
+    except Exception:
+        return entry["run_id"]
+    if not run.complete:
+        # give the job's own signal handling a moment, then record the cancellation
+        for _ in range(20):
+            if slurm_states([job_id]).get(job_id, "CANCELLED") in FINAL_STATES:
+                break
+            time.sleep(0.5)
+        tracker.set_tags(entry["run_id"], {STATUS_TAG: "cancelled"})
+        tracker.finish(entry["run_id"], "KILLED")
+    return entry["run_id"]
+
+
+def wait(
+    job_id: str,
+    run_id: str,
+    epochs: int,
+    on_update: Callable[[str, str, int], None],
+    poll_s: float = 2.0,
+    timeout_s: float | None = None,
+) -> str:
+    """Follow a job until SLURM reports a final state; returns that state. ``on_update``
+    receives ``(state, stage, epoch)`` on every poll."""
+    start = time.monotonic()
+    entry = {"job_id": job_id, "run_id": run_id, "epochs": epochs, "tracking_uri": ""}
+    from sslctl.tracking import tracking_uri
+
+    entry["tracking_uri"] = tracking_uri()
+    while True:
+        row = job_status([entry])[0]
+        on_update(row.state, row.stage, row.epoch)
+        if row.state in FINAL_STATES:
+            return row.state
+        if timeout_s is not None and time.monotonic() - start > timeout_s:
+            return row.state
+        time.sleep(poll_s)
