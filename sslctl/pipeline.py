@@ -141,6 +141,11 @@ def run_pipeline(
         tracker.set_tags(run_id, {STATUS_TAG: "interrupted"})
         tracker.finish(run_id, "KILLED")
         raise
+    except SystemExit:
+        # submitit on preemption or timeout (USR2): checkpointed and requeued; the job
+        # comes back into this run, so it stays open
+        tracker.set_tags(run_id, {STATUS_TAG: "requeued"})
+        raise
     except BaseException as err:
         tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
         tracker.finish(run_id, "FAILED")

@@ -80,7 +80,7 @@ def job_status(entries: list[dict[str, Any]]) -> list[JobStatus]:
             tags = run.tags
             running = [k.split(".")[-1] for k, v in tags.items() if k.startswith("sslctl.stage.")]
             status = tags.get(STATUS_TAG, "")
-            if status in ("complete", "failed", "queued", "cancelled", "pretrained"):
+            if status in ("complete", "failed", "queued", "cancelled", "pretrained", "requeued"):
                 stage = status
             else:
                 busy = [s for s in running if tags.get(f"sslctl.stage.{s}") == "running"]

@@ -192,11 +192,22 @@ def test_two_task_ddp_job_equals_a_single_process_run(workdir: Path) -> None:
     assert ddp == pytest.approx(reference, rel=1e-5)
 
 
+def _requeue(job: str) -> None:
+    subprocess.run(["scontrol", "requeue", job], check=True, timeout=20)
+
+
+def _preempt(job: str) -> None:
+    """What SLURM sends before a preemption or the time limit: USR2 to the job's tasks."""
+    subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=20)
+
+
 @pytest.mark.timeout(600)
-def test_requeued_job_resumes_into_the_same_run(workdir: Path) -> None:
-    """`scontrol requeue` during pretraining kills the job and puts it back in the queue;
-    it resumes from its last checkpoint into the same MLflow run, epochs continue (no
-    restart from epoch 1), the requeue is counted in a tag and the run finishes."""
+@pytest.mark.parametrize("interrupt", [_requeue, _preempt], ids=["scontrol-requeue", "usr2"])
+def test_requeued_job_resumes_into_the_same_run(workdir: Path, interrupt) -> None:
+    """`scontrol requeue`, or the preemption signal (USR2, which submitit turns into a call
+    of PipelineJob.checkpoint and a requeue), during pretraining: the job goes back to the
+    queue and resumes from its last checkpoint into the same MLflow run, epochs continue
+    (no restart from epoch 1), the requeue is counted in a tag and the run finishes."""
     sets = [*TINY[1:3], "model.width=4", "optim.epochs=3", "optim.batch_size=128", *NO_EVAL]
     sub = run_sslctl(
         workdir, "pretrain", str(RECIPES / "vicreg.yaml"), *_sets(*sets), "--launcher", "slurm"
@@ -204,20 +215,22 @@ def test_requeued_job_resumes_into_the_same_run(workdir: Path) -> None:
     assert sub.returncode == 0, sub.stdout + sub.stderr
     job, run_id = _submitted(sub.stdout)
     try:
-        _check_requeue(workdir, job, run_id)
+        _check_requeue(workdir, job, run_id, interrupt)
     finally:
         subprocess.run(["scancel", job], capture_output=True, timeout=20)
 
 
-def _check_requeue(workdir: Path, job: str, run_id: str) -> None:
+def _check_requeue(workdir: Path, job: str, run_id: str, interrupt) -> None:
     tracker = _tracker(workdir)
     _wait_until(
         lambda: list((workdir / ".sslctl" / "runs").glob("*/checkpoint.pt")),
         120,
         "the first epoch's checkpoint",
     )
-    subprocess.run(["scontrol", "requeue", job], check=True, timeout=20)
+    interrupt(job)
     _wait_until(lambda: _squeue_state(job) == "PENDING", 60, "the requeued job to pend")
+    mid = tracker.get(run_id)
+    assert mid.status == "RUNNING" and mid.tags["sslctl.status"] != "failed", mid.tags
     # SLURM delays a requeued job (BeginTime, about 2 minutes); release it at once
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
     _wait_until(lambda: _squeue_state(job) == "", 400, "the job to end", poll=2)
