@@ -84,8 +84,8 @@ def work(spec: SweepSpec, storage_url: str, parent_run_id: str, say: Any = print
         fixed = "fixed_params" in study._storage.get_trial_system_attrs(trial._trial_id)
         if (spec.sampler == "grid" and not fixed) or _over_budget(spec, study, trial):
             # another worker took the last queued point, or the budget is spent
-            study.tell(trial, state=States.FAIL)
-            study._storage.set_trial_user_attr(trial._trial_id, "stale", True)
+            study._storage.set_trial_user_attr(trial._trial_id, "stale", True)  # before tell:
+            study.tell(trial, state=States.FAIL)  # a finished trial cannot be updated
             return ran
         stop = start_heartbeat(trial)
         try:

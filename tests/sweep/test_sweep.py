@@ -141,3 +141,26 @@ def test_killed_worker_trial_is_rerun_without_duplicates(workdir: Path) -> None:
     done = [t for t in counted(study) if t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(t.params["projector.width"] for t in done) == [8, 16, 24]
     assert _trial_points(workdir) == collections.Counter({"8": 1, "16": 1, "24": 1})
+
+
+def test_budgeted_sweep_stops_at_its_trial_budget(workdir: Path) -> None:
+    """A random-sampler sweep with trials: 2 runs exactly two trials (the extra trial a
+    worker asks for at the end is marked stale, not counted, and does not crash the
+    worker); running it again reports it as finished."""
+    from sslctl.sweep.run import run_sweep
+    from sslctl.sweep.study import counted, create_or_load, open_storage
+
+    path = write_sweep(
+        workdir / "budget.yaml",
+        "  projector.width: {choices: [8, 16, 32]}",
+        "name: budget\nsampler: random\ntrials: 2",
+    )
+    spec = load_sweep(str(path))
+    first = run_sweep(spec, say=lambda m: None)
+    assert not first.already_finished
+    assert [r.state for r in first.rows] == ["COMPLETE", "COMPLETE"]
+    study = create_or_load(spec, open_storage(first.storage))
+    assert len(counted(study)) == 2
+    assert any(t.user_attrs.get("stale") for t in study.get_trials())
+    again = run_sweep(spec, say=lambda m: None)
+    assert again.already_finished and len(again.rows) == 2
