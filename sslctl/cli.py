@@ -34,8 +34,10 @@ SetOpt = Annotated[
 
 def _fail(err: SslctlError) -> NoReturn:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+    # escape: messages quote user values such as "[digits]" that rich would read as markup
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
     raise typer.Exit(err.exit_code)
 
 

@@ -60,3 +60,17 @@ def test_validate_prints_resolved_recipe(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "seed: 7" in out.stdout and "name: intl" in out.stdout and "iters: 4" in out.stdout
+
+
+def test_error_messages_are_printed_verbatim(capsys) -> None:
+    """Values quoted in an error (a list such as [bold], a path with [brackets]) are shown
+    as written, not read as rich markup, and the exit code is 2."""
+    import typer
+
+    from sslctl.cli import _fail
+    from sslctl.errors import SslctlError
+
+    with pytest.raises(typer.Exit) as info:
+        _fail(SslctlError("eval.ood.datasets: got [bold] and data/[x]/train"))
+    assert info.value.exit_code == 2
+    assert "got [bold] and data/[x]/train" in capsys.readouterr().err
