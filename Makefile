@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean slurm-up slurm-down
+.PHONY: install demo test test-fast lint bench bench-pruning clean slurm-up slurm-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/sslctl bench --out bench.json
+
+# TPE sweep with and without median pruning: epochs trained, best point (about 3 minutes)
+bench-pruning: $(STAMP)
+	$(BIN)/python benchmarks/bench_pruning.py
 
 # single-node SLURM cluster (slurmctld, slurmd, munge, slurmdbd + MariaDB) on this machine; root
 slurm-up:

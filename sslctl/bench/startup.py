@@ -4,7 +4,6 @@ share of an epoch spent logging and checkpointing, and peak memory of a pipeline
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -123,6 +122,14 @@ def orchestration() -> list[Figure]:
     ]
 
 
+# Runs a command and prints the peak RSS of it alone (a fresh parent, so that earlier
+# children of the bench process, such as DataLoader workers, do not count).
+_PEAK_OF = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+    "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
 def peak_memory() -> list[Figure]:
     """Peak RSS of a short quickstart pipeline (intl recipe, 2 epochs) in a fresh process."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,8 +149,15 @@ def peak_memory() -> list[Figure]:
             "--set",
             "optim.warmup_epochs=1",
         ]
-        subprocess.run(args, env=env, cwd=tmp, check=True, capture_output=True)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        out = subprocess.run(
+            [sys.executable, "-c", _PEAK_OF, *args],
+            env=env,
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    peak_kib = int(out.stdout.split()[-1])
     return [
         Figure(
             "memory",

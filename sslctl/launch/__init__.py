@@ -1,3 +1,5 @@
-"""Launchers: the local process (``sslctl.pipeline``) and SLURM through submitit
-(``sslctl.launch.slurm``; the job itself in ``sslctl.launch.job``). Importing this package
-is cheap: submitit, torch and mlflow are imported where they are used."""
+"""Launchers: the local process (``sslctl.pipeline``) and SLURM through submitit:
+``resources`` (recipe block -> sbatch request), ``cluster`` (reachability, executors, the
+job record), ``slurm`` (submitting a pipeline), ``job`` (what runs inside the job),
+``jobs`` (status, wait, cancel), ``sweep`` (sweep workers as an array). Importing this
+package is cheap: submitit, torch and mlflow are imported where they are used."""

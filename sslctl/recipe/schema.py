@@ -234,7 +234,7 @@ class RuntimeConfig(Block):
 
 class LauncherConfig(Block):
     """Where the pipeline is launched (not part of the recipe hash). The SLURM fields
-    become sbatch options through submitit (``sslctl.launch.slurm``)."""
+    become sbatch options through submitit (``sslctl.launch.resources``)."""
 
     kind: Literal["local", "slurm"] = "local"
     nodes: PositiveInt = 1
