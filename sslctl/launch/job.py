@@ -1,7 +1,8 @@
 """What runs inside a SLURM job: every task (one per GPU, or per CPU slot) runs
 :class:`PipelineJob`. Rank 0 runs the whole pipeline in the MLflow run chosen at
 submission (pretraining under DDP with the other ranks, then the evaluations alone);
-the other ranks only take part in pretraining and log nothing.
+the other ranks only take part in pretraining and log nothing. In an ``afterok`` chain
+the first job runs ``stages="pretrain"`` and the second, one task, ``stages="evaluate"``.
 
 The callable is :class:`submitit.helpers.Checkpointable`: on preemption or timeout
 submitit calls :meth:`PipelineJob.checkpoint` on rank 0, which requeues the same
