@@ -32,11 +32,14 @@ def train_step(
     channels: int,
     size: int,
     device: torch.device,
-    peak: float,
+    peaks: dict[str, float],
     repeat: int = 5,
 ) -> list[Figure]:
     """Images/s of one full pretraining step (two views: forward, loss, backward, update)
-    on random inputs, and achieved FLOP/s as a fraction of the measured fp32 ``peak``."""
+    on random inputs, and achieved FLOP/s as a fraction of the measured matmul peaks
+    (``peaks``: ``{"fp32": FLOP/s, "bfloat16": FLOP/s}``): MFU against the fp32 peak, and,
+    when the step runs in another precision, against that precision's peak too (a CPU with
+    bf16 matrix units runs bf16 steps above its fp32 matmul peak)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from sslctl.methods import build_loss
@@ -74,22 +77,28 @@ def train_step(
     seconds = timeit(step, repeat=repeat)
     rate = 2 * batch / seconds
     precision = str(dtype).removeprefix("torch.") if dtype else "fp32"
-    return [
+    figures = [
         Figure(
             "pretrain",
             f"{label} step throughput",
             rate,
             "img/s",
             f"batch {batch} x 2 views, {precision}, {device.type}",
-        ),
-        Figure(
-            "pretrain",
-            f"{label} MFU",
-            100 * flops / seconds / peak,
-            "%",
-            f"{flops / 1e9:.1f} GFLOP/step vs measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s",
-        ),
+        )
     ]
+    for name in dict.fromkeys(["fp32", precision]):
+        if name in peaks:
+            figures.append(
+                Figure(
+                    "pretrain",
+                    f"{label} MFU vs {name} peak",
+                    100 * flops / seconds / peaks[name],
+                    "%",
+                    f"{flops / 1e9:.1f} GFLOP/step vs measured {name} matmul peak "
+                    f"{peaks[name] / 1e9:.0f} GFLOP/s",
+                )
+            )
+    return figures
 
 
 def whitening(

@@ -21,17 +21,12 @@ def _pretrain(quick: bool) -> list[Figure]:
     from sslctl.runtime import pick_device
 
     device = pick_device()
-    peak = matmul_peak(device)
+    peaks = {"fp32": matmul_peak(device), "bfloat16": matmul_peak(device, torch.bfloat16)}
     figures = [
-        Figure(
-            "pretrain",
-            "fp32 matmul peak (measured)",
-            peak / 1e9,
-            "GFLOP/s",
-            f"{device.type}, 2048^3",
-        )
+        Figure("pretrain", f"{name} matmul peak (measured)", peak / 1e9, "GFLOP/s", device.type)
+        for name, peak in peaks.items()
     ]
-    figures += train_step("quickstart (resnet-mini, 28x28)", [], 1, 28, device, peak)
+    figures += train_step("quickstart (resnet-mini, 28x28)", [], 1, 28, device, peaks)
     r18 = [
         "model.backbone=resnet18",
         "projector.width=2048",
@@ -44,10 +39,9 @@ def _pretrain(quick: bool) -> list[Figure]:
         3,
         32,
         device,
-        peak,
+        peaks,
         repeat=2 if quick or device.type != "cuda" else 10,
     )
-    del torch
     return figures
 
 
