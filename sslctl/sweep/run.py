@@ -113,6 +113,8 @@ def run_sweep(
     finished = remaining(spec, study) == 0
     jobs: list[str] = []
     n = workers or spec.workers
+    if not finished:
+        tracker.reopen(parent)
     if not finished and (launcher or spec.launcher) == "slurm":
         jobs = _slurm_workers(spec, url, parent, study.study_name, n, say)
         if wait:
@@ -123,7 +125,6 @@ def run_sweep(
             if failed:
                 say(f"array tasks {failed} did not complete; see sslctl status")
     elif not finished:
-        tracker.reopen(parent)
         if n == 1:
             work(spec, url, parent, say=say)
         else:
