@@ -20,24 +20,46 @@ FINAL_STATES = {
     "NODE_FAIL",
     "BOOT_FAIL",
     "DEADLINE",
+    "ENDED",  # left the queue; no accounting to say how
 }
+
+
+def _queued(job_ids: list[str]) -> tuple[dict[str, str], set[str]]:
+    """``squeue`` states of the jobs still queued or running, and the jobs it says are not
+    (finished; an id SLURM has already purged is "invalid" to squeue). A controller that
+    does not answer says nothing about either."""
+    out = run_command(["squeue", "-h", "-r", "-o", "%i|%T", "-j", ",".join(job_ids)], timeout=20)
+    if out.returncode != 0:
+        if "Invalid job id" not in out.stderr:
+            return {}, set()
+        if len(job_ids) == 1:
+            return {}, set(job_ids)
+        states: dict[str, str] = {}
+        gone: set[str] = set()
+        for job in job_ids:  # one purged id fails the whole query: ask one by one
+            one, left = _queued([job])
+            states.update(one)
+            gone |= left
+        return states, gone
+    states = {}
+    for line in out.stdout.splitlines():
+        job, _, state = line.partition("|")
+        if job in job_ids and state:
+            states[job] = state
+    return states, set(job_ids) - set(states)
 
 
 def slurm_states(job_ids: list[str]) -> dict[str, str]:
     """``{job id: state}``: ``squeue`` for jobs still queued or running (a requeued job is
     PENDING there while ``sacct`` may still show its previous RUNNING record), ``sacct``
-    for finished ones."""
+    for finished ones, and ``ENDED`` for a job that left the queue when there is no
+    accounting to say how it ended."""
     if not job_ids:
         return {}
     states: dict[str, str] = {}
+    gone: set[str] = set()
     if shutil.which("squeue"):
-        out = run_command(
-            ["squeue", "-h", "-r", "-o", "%i|%T", "-j", ",".join(job_ids)], timeout=20
-        )
-        for line in out.stdout.splitlines():
-            job, _, state = line.partition("|")
-            if job in job_ids and state:
-                states[job] = state
+        states, gone = _queued(job_ids)
     missing = [j for j in job_ids if j not in states]
     if missing and shutil.which("sacct"):
         out = run_command(
@@ -48,6 +70,8 @@ def slurm_states(job_ids: list[str]) -> dict[str, str]:
                 job, _, state = line.partition("|")
                 if job in missing and state:
                     states[job] = state.split()[0]  # "CANCELLED by 0" -> CANCELLED
+    for job in gone:
+        states.setdefault(job, "ENDED")
     return states
 
 
