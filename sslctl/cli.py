@@ -205,29 +205,35 @@ def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, conso
 
 
 @app.command()
-def status() -> None:
-    """SLURM jobs submitted from this directory: state (sacct), stage, epoch, MLflow run."""
+def status(
+    limit: Annotated[int, typer.Option(min=1, help="Unfinished runs to list.")] = 15,
+) -> None:
+    """SLURM jobs submitted from here (sacct), unfinished runs (MLflow) and sweeps (Optuna)."""
     from rich.console import Console
-    from rich.table import Table
 
     from sslctl.launch.cluster import submitted_jobs
-    from sslctl.launch.jobs import job_status
+    from sslctl.overview import open_runs, sweep_progress
+    from sslctl.tracking import Tracker, tracking_uri
+    from sslctl.ui import open_runs_table, slurm_jobs_table, sweeps_table
 
     console = Console()
     if not console.is_terminal:  # piped or captured: do not fold ids and states to 80 columns
         console = Console(width=160)
     entries = submitted_jobs()
-    if not entries:
+    if entries:
+        from sslctl.launch.jobs import job_status
+
+        console.print(slurm_jobs_table(job_status(entries)))
+    else:
         console.print("no SLURM jobs submitted from this directory")
-        return
-    table = Table(title="sslctl SLURM jobs (this directory)")
-    for col in ("job", "state", "stage", "epoch", "requeues", "MLflow run", "recipe"):
-        table.add_column(col, overflow="fold")
-    for row in job_status(entries):
-        epoch = f"{row.epoch}/{row.epochs}" if row.epochs else "-"
-        job = row.job_id + (f" ({row.part})" if row.part not in ("", "all") else "")
-        table.add_row(job, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
-    console.print(table)
+    runs = open_runs(Tracker(), limit)
+    if runs:
+        console.print(open_runs_table(runs))
+    else:
+        console.print(f"no unfinished runs in {tracking_uri()}")
+    sweeps = sweep_progress()
+    if sweeps:
+        console.print(sweeps_table(sweeps))
 
 
 @app.command()

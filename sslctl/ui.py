@@ -145,3 +145,40 @@ def leaderboard_table(result: Any, objective: str) -> Table:
             note,
         )
     return table
+
+
+def slurm_jobs_table(rows: list[Any]) -> Table:
+    """``sslctl status``: the SLURM jobs submitted from this directory."""
+    table = Table(title="SLURM jobs (this directory)")
+    for col in ("job", "state", "stage", "epoch", "requeues", "MLflow run", "recipe"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        epoch = f"{row.epoch}/{row.epochs}" if row.epochs else "-"
+        job = row.job_id + (f" ({row.part})" if row.part not in ("", "all") else "")
+        table.add_row(job, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
+    return table
+
+
+def open_runs_table(rows: list[Any]) -> Table:
+    """``sslctl status``: runs that have not finished, newest first."""
+    table = Table(title="unfinished runs (MLflow), newest first")
+    for col in ("run", "experiment", "name", "status", "stage", "epoch", "where"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        epoch = f"{r.epoch}/{r.epochs}" if r.epochs else "-"
+        table.add_row(r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where)
+    table.caption = "interrupted runs resume with the same command; failed ones: see the run"
+    return table
+
+
+def sweeps_table(rows: list[Any]) -> Table:
+    """``sslctl status``: trial counts of every sweep next to the MLflow store."""
+    table = Table(title="sweeps (Optuna)")
+    for col in ("study", "done", "pruned", "failed", "running", "queued", "budget", "best"):
+        table.add_column(col, justify="left" if col == "study" else "right")
+    for r in rows:
+        best = "-" if r.best is None else f"{r.best:.2f} ({r.objective})"
+        budget = "-" if r.budget is None else str(r.budget)
+        counts = (r.complete, r.pruned, r.failed, r.running, r.waiting)
+        table.add_row(r.name, *(str(c) for c in counts), budget, best)
+    return table

@@ -79,6 +79,9 @@ def create_or_load(
         direction=spec.objective.direction,
         load_if_exists=True,
     )
+    if "budget" not in study.user_attrs:  # for `sslctl status`, which has no sweep file
+        study.set_user_attr("budget", len(spec.grid()) if spec.sampler == "grid" else spec.trials)
+        study.set_user_attr("objective", spec.objective.metric)
     if spec.sampler == "grid" and not study.user_attrs.get("grid_enqueued"):
         for point in spec.grid():
             study.enqueue_trial(encode(point), skip_if_exists=True)
