@@ -8,7 +8,7 @@ A view is drawn from the same distribution as this per-image torchvision pipelin
     RandomHorizontalFlip(flip)
     RandomApply([ColorJitter(brightness, contrast, saturation, hue)], p=jitter)
     RandomGrayscale(grayscale)                     # RGB only
-    RandomApply([GaussianBlur(k, blur_sigma)], p=blur)   # k: ~10% of out_size, odd, >= 3
+    RandomApply([GaussianBlur(k, blur_sigma)], p=blur)   # k: blur_kernel_size()
     RandomSolarize(0.5, p=solarize)
     + Gaussian noise (prob ``noise``, per-sample std ~ U[0, noise_std])
     Normalize(mean, std)
@@ -38,10 +38,15 @@ from sslctl.data import colour
 from sslctl.data.filters import blur as gaussian_blur
 
 
-def blur_kernel_size(side: int) -> int:
-    """SimCLR/BYOL's kernel: 10% of the image side, odd, at least 3 (224 -> 23, 32 -> 3)."""
-    k = int(0.1 * side)
-    return max(3, k + 1 - k % 2)
+def blur_kernel_size(side: int, sigma: float = 2.0) -> int:
+    """Gaussian blur taps: SimCLR/BYOL's 10% of the image side (224 -> 23), but at least
+    ``2 ceil(3 sigma) + 1`` so the largest sigma is not cut to a box filter (3 taps at
+    28 px would make sigma 2 a 3x3 mean), at most the image side; odd, at least 3."""
+    k = max(int(0.1 * side), 2 * math.ceil(3 * sigma) + 1)
+    k += 1 - k % 2  # odd, rounding up (SimCLR's 22.4 -> 23)
+    if k > side:
+        k = side - 1 + side % 2  # the largest odd size that fits
+    return max(3, k)
 
 
 @functools.lru_cache(maxsize=16)
@@ -114,7 +119,7 @@ class BatchAugment:
             "hue": hue,
         }
         self.grayscale, self.blur, self.blur_sigma = grayscale, blur, tuple(blur_sigma)
-        self.blur_kernel = blur_kernel or blur_kernel_size(out_size)
+        self.blur_kernel = blur_kernel or blur_kernel_size(out_size, max(self.blur_sigma))
         self.solarize, self.noise, self.noise_std = solarize, noise, noise_std
         self.generator = generator
 

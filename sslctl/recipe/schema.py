@@ -129,6 +129,11 @@ class AugmentConfig(Block):
     grayscale: Probability = 0.0
     blur: Probability = 0.5
     blur_sigma: tuple[PositiveFloat, PositiveFloat] = (0.1, 2.0)
+    blur_kernel: PositiveInt | None = Field(
+        None,
+        description="odd number of taps; default 10% of the side (SimCLR) but at least "
+        "2*ceil(3*max sigma)+1, at most the side",
+    )
     solarize: Probability = 0.0
     noise: Probability = 0.0
     noise_std: NonNegativeFloat = 0.1
@@ -137,6 +142,13 @@ class AugmentConfig(Block):
     @classmethod
     def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
         return _ordered_pair(value, "range")
+
+    @field_validator("blur_kernel")
+    @classmethod
+    def _odd(cls, value: int | None) -> int | None:
+        if value is not None and value % 2 == 0:
+            raise ValueError(f"got {value}; expected an odd number of taps (3, 5, 7, ...)")
+        return value
 
 
 class LinearEvalConfig(Block):

@@ -149,7 +149,7 @@ def test_colour_jitter_grayscale_matches_torchvision() -> None:
 
 
 def test_blur_solarize_noise_match_their_per_image_versions(digits: torch.Tensor) -> None:
-    """RandomApply(GaussianBlur(10% kernel)) + RandomSolarize: same statistics as
+    """RandomApply(GaussianBlur(k)) + RandomSolarize: same statistics as
     torchvision's; noise raises the pixel std by the expected amount."""
     size = blur_kernel_size(28)
     tv = T.Compose(
@@ -170,9 +170,12 @@ def test_blur_solarize_noise_match_their_per_image_versions(digits: torch.Tensor
     assert abs(float(noisy.var()) - 0.04 / 3) < 0.001
 
 
-def test_blur_kernel_is_ten_percent_of_the_side() -> None:
-    """SimCLR/BYOL: odd kernel of ~10% of the image side, at least 3 taps."""
-    assert [blur_kernel_size(s) for s in (28, 32, 64, 96, 224)] == [3, 3, 7, 9, 23]
+def test_blur_kernel_covers_the_largest_sigma() -> None:
+    """Odd kernel of ~10% of the side (SimCLR/BYOL: 224 -> 23), widened to 2 ceil(3 sigma)
+    + 1 taps so sigma 2 is a Gaussian, not a 3x3 box, on small images; capped at the side."""
+    assert [blur_kernel_size(s) for s in (28, 32, 64, 96, 224)] == [13, 13, 13, 13, 23]
+    assert [blur_kernel_size(s, 0.5) for s in (28, 224)] == [5, 23]
+    assert blur_kernel_size(8) == 7 and blur_kernel_size(4, 0.1) == 3
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
