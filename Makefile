@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/sslctl pretrain recipes/intl.yaml
 
 test: $(STAMP)
+	scripts/offline-data.sh
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
