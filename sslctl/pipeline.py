@@ -96,9 +96,7 @@ def run_pipeline(
         )
     unfinished = next((r for r in previous if not r.complete), None)
     if run_id is not None and not _checkpoint_belongs(workdir, run_id):
-        shutil.rmtree(workdir, ignore_errors=True)  # someone else's checkpoint: start afresh
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
+        _bind(workdir, run_id, source)  # someone else's checkpoint: start afresh
     if run_id is not None or (
         unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id)
     ):
@@ -107,14 +105,7 @@ def run_pipeline(
         tracker.reopen(run_id)
         tags = unfinished.tags
     else:
-        if unfinished is not None and unfinished.status == "RUNNING":
-            # its checkpoint is gone (or --force): close it rather than leave it "running"
-            tracker.set_tags(unfinished.run_id, {STATUS_TAG: "superseded"})
-            tracker.finish(unfinished.run_id, "KILLED")
-        shutil.rmtree(workdir, ignore_errors=True)
-        run_id = _new_run(tracker, recipe, rhash, source, extra_tags or {})
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
+        run_id = _fresh_run(tracker, recipe, rhash, source, extra_tags or {}, unfinished)
         tags = {}
     tracker.set_tags(run_id, {STATUS_TAG: "running"})
     try:
@@ -191,14 +182,33 @@ def claim_run(
         if extra_tags:
             tracker.set_tags(unfinished.run_id, extra_tags)
         return unfinished.run_id, False
+    return _fresh_run(tracker, recipe, rhash, source, extra_tags or {}, unfinished), False
+
+
+def _fresh_run(
+    tracker: Tracker,
+    recipe: Recipe,
+    rhash: str,
+    source: str,
+    extra_tags: dict[str, str],
+    unfinished: Any,
+) -> str:
+    """A new MLflow run with an empty checkpoint folder bound to it. An unfinished run
+    left RUNNING (its checkpoint gone, or --force) is closed as superseded rather than
+    left looking alive."""
     if unfinished is not None and unfinished.status == "RUNNING":
         tracker.set_tags(unfinished.run_id, {STATUS_TAG: "superseded"})
         tracker.finish(unfinished.run_id, "KILLED")
+    run_id = _new_run(tracker, recipe, rhash, source, extra_tags)
+    _bind(runs_root() / rhash, run_id, source)
+    return run_id
+
+
+def _bind(workdir: Path, run_id: str, source: str) -> None:
+    """Reset the checkpoint folder and record which run its checkpoints belong to."""
     shutil.rmtree(workdir, ignore_errors=True)
-    run_id = _new_run(tracker, recipe, rhash, source, extra_tags or {})
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
-    return run_id, False
 
 
 def _checkpoint_belongs(workdir: Path, run_id: str) -> bool:
