@@ -10,7 +10,7 @@ import io
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -39,6 +39,15 @@ def _fail(err: SslctlError) -> NoReturn:
     # escape: messages quote user values such as "[digits]" that rich would read as markup
     Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
     raise typer.Exit(err.exit_code)
+
+
+def _console(width: int = 120) -> Any:
+    """A rich console; when the output is piped or captured (logs, CI, tests), ``width``
+    columns instead of rich's 80, so that tables keep their headers."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=width)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -88,11 +97,9 @@ def pretrain(
     """Run the pipeline pretrain -> linear eval -> OOD eval (+ baselines) for a recipe."""
     import json
 
-    from rich.console import Console
-
     from sslctl.recipe import load_recipe
 
-    console = Console()
+    console = _console()
     given = {
         "kind": launcher,
         "nodes": nodes,
@@ -209,16 +216,13 @@ def status(
     limit: Annotated[int, typer.Option(min=1, help="Unfinished runs to list.")] = 15,
 ) -> None:
     """SLURM jobs submitted from here (sacct), unfinished runs (MLflow) and sweeps (Optuna)."""
-    from rich.console import Console
 
     from sslctl.launch.cluster import submitted_jobs
     from sslctl.overview import open_runs, sweep_progress
     from sslctl.tracking import Tracker, tracking_uri
     from sslctl.ui import open_runs_table, slurm_jobs_table, sweeps_table
 
-    console = Console()
-    if not console.is_terminal:  # piped or captured: do not fold ids and states to 80 columns
-        console = Console(width=160)
+    console = _console(width=160)
     entries = submitted_jobs()
     if entries:
         from sslctl.launch.jobs import job_status
@@ -267,9 +271,8 @@ def sweep(
     ] = False,
 ) -> None:
     """Run an Optuna sweep over recipe fields; again to continue or to show its results."""
-    from rich.console import Console
 
-    console = Console()
+    console = _console()
     try:
         from sslctl.sweep.spec import load_sweep
 
@@ -320,7 +323,6 @@ def bench(
     out: Annotated[Path, typer.Option(help="JSON file for the figures.")] = Path("bench.json"),
 ) -> None:
     """Measure sslctl against the usual alternatives, side by side, and print ratios."""
-    from rich.console import Console
     from rich.table import Table
 
     from sslctl.bench.run import SECTIONS, run_bench, write_json
@@ -328,7 +330,7 @@ def bench(
     bad = [s for s in section or [] if s not in SECTIONS]
     if bad:
         _fail(SslctlError(f"--section: got {bad}; expected some of {list(SECTIONS)}"))
-    console = Console()
+    console = _console()
     figures, info = run_bench(section, quick=quick, say=lambda m: console.print(f"[dim]{m}[/]"))
     table = Table(
         title=f"sslctl bench ({info['cpu']}, {info['threads']} threads"
@@ -383,7 +385,6 @@ def report(
     ] = False,
 ) -> None:
     """Comparison tables (and plots) of the runs in the MLflow store."""
-    from rich.console import Console
 
     from sslctl.report.main import ReportOptions, make_report, split_list
     from sslctl.tracking import tracking_uri
@@ -405,7 +406,7 @@ def report(
         result = make_report(options, tracking_uri())
     except SslctlError as err:
         _fail(err)
-    console = Console()
+    console = _console()
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(result.text)
@@ -430,7 +431,7 @@ def _print_study(name: str, title: str, options: dict, rows: list) -> None:
     from sslctl.studies.report import log_study, rows_table
     from sslctl.tracking import mlflow_ui_hint, tracking_uri
 
-    console = Console()
+    console = _console()
     table = rows_table(title, rows)
     console.print(table)
     recorder = Console(width=120, record=True, file=io.StringIO())
