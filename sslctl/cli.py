@@ -166,7 +166,8 @@ def pretrain(
 
 def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:
     """``pretrain --launcher slurm``: submit, print job id(s), log folder and MLflow run."""
-    from sslctl.launch.slurm import folder_of, submit_pipeline
+    from sslctl.launch.cluster import folder_of
+    from sslctl.launch.slurm import submit_pipeline
     from sslctl.tracking import mlflow_ui_hint, tracking_uri
 
     sub = submit_pipeline(

@@ -30,6 +30,11 @@ def slurm_folder() -> Path:
     return sslctl_home() / "slurm" / "%j"
 
 
+def folder_of(job_id: str) -> Path:
+    """The log folder of one submitted job (or array task)."""
+    return Path(str(slurm_folder()).replace("%j", job_id))
+
+
 def _registry() -> Path:
     return sslctl_home() / "slurm" / "jobs.jsonl"
 

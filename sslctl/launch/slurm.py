@@ -29,8 +29,8 @@ from sslctl.launch.cluster import (
     SlurmError,
     check_cluster,
     executor,
+    folder_of,
     record,
-    slurm_folder,
     sslctl_home,
 )
 from sslctl.launch.resources import evaluation_request, world_size
@@ -51,10 +51,6 @@ class Submission:
     reused: bool = False
     eval_job_id: str = ""
     jobs: list[str] = field(default_factory=list)
-
-
-def folder_of(job_id: str) -> Path:
-    return Path(str(slurm_folder()).replace("%j", job_id))
 
 
 def submit_pipeline(

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sslctl.launch.cluster import check_cluster, executor, record, slurm_folder, submitted_jobs
+from sslctl.launch.cluster import check_cluster, executor, folder_of, record, submitted_jobs
 from sslctl.launch.cluster import sslctl_home as home
 from sslctl.launch.jobs import FINAL_STATES, slurm_states
 
@@ -67,7 +67,7 @@ def submit_sweep_workers(
                 "study": study,
                 "part": "sweep worker",
                 "epochs": 0,
-                "folder": str(slurm_folder()).replace("%j", str(job.job_id)),
+                "folder": str(folder_of(str(job.job_id))),
                 "cwd": cwd,
                 "tracking_uri": tracking_uri(),
                 "submitted": time.time(),

@@ -98,7 +98,8 @@ def run_sweep(
     """Run (or continue, or just report) a sweep. With the SLURM launcher the workers are
     an array job; without ``wait`` this returns once they are submitted (or, if they are
     still running from an earlier call, at once) with the leaderboard so far."""
-    if (launcher or spec.launcher) == "slurm":  # before anything is created
+    on_slurm = (launcher or spec.launcher) == "slurm"
+    if on_slurm:  # before anything is created
         from sslctl.launch.sweep import check_sweep_cluster
 
         check_sweep_cluster(spec)
@@ -115,7 +116,7 @@ def run_sweep(
     n = workers or spec.workers
     if not finished:
         tracker.reopen(parent)
-    if not finished and (launcher or spec.launcher) == "slurm":
+    if not finished and on_slurm:
         jobs = _slurm_workers(spec, url, parent, study.study_name, n, say)
         if wait:
             from sslctl.launch.sweep import wait_for

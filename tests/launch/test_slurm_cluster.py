@@ -38,6 +38,20 @@ def _sets(*items: str) -> list[str]:
     return [arg for item in items for arg in ("--set", item)]
 
 
+def _pretrain_on_slurm(workdir: Path, sets: list[str], *flags: str, timeout: int = 120):
+    """`sslctl pretrain recipes/vicreg.yaml --set ... --launcher slurm FLAGS`."""
+    return run_sslctl(
+        workdir,
+        "pretrain",
+        str(RECIPES / "vicreg.yaml"),
+        *_sets(*sets),
+        "--launcher",
+        "slurm",
+        *flags,
+        timeout=timeout,
+    )
+
+
 def _tracker(workdir: Path):
     from sslctl.tracking import Tracker
 
@@ -83,16 +97,7 @@ def test_quickstart_runs_as_a_slurm_job_into_one_mlflow_run(workdir: Path) -> No
     """`pretrain --launcher slurm --wait` submits the whole chain as one job, returns the
     job id, log folder and MLflow run id, and the run ends FINISHED with pretrain, linear,
     OOD and baseline metrics; sacct and `sslctl status` report the job COMPLETED."""
-    done = run_sslctl(
-        workdir,
-        "pretrain",
-        str(RECIPES / "vicreg.yaml"),
-        *_sets(*TINY),
-        "--launcher",
-        "slurm",
-        "--wait",
-        timeout=280,
-    )
+    done = _pretrain_on_slurm(workdir, TINY, "--wait", timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
     job, run_id = _submitted(done.stdout)
     assert f"{workdir}/.sslctl/slurm/{job}" in done.stdout
@@ -115,15 +120,10 @@ def test_refused_requests_exit_2_and_leave_nothing(workdir: Path) -> None:
     """A bad partition or an impossible request (more nodes than the cluster has) exits 2
     with the reason, submits nothing and creates no MLflow run."""
     before = subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout
-    bad = run_sslctl(
-        workdir, "pretrain", str(RECIPES / "vicreg.yaml"), "--launcher", "slurm",
-        "--partition", "nosuch",
-    )  # fmt: skip
+    bad = _pretrain_on_slurm(workdir, [], "--partition", "nosuch")
     assert bad.returncode == 2
     assert "launcher.partition: got 'nosuch'" in bad.stderr and "debug" in bad.stderr
-    huge = run_sslctl(
-        workdir, "pretrain", str(RECIPES / "vicreg.yaml"), "--launcher", "slurm", "--nodes", "3"
-    )
+    huge = _pretrain_on_slurm(workdir, [], "--nodes", "3")
     assert huge.returncode == 2
     assert "SLURM refuses the request" in huge.stderr
     assert subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout == before
@@ -144,19 +144,8 @@ def test_two_task_ddp_job_equals_a_single_process_run(workdir: Path) -> None:
     gather and the loss, over 2 epochs. Gradient equality is tested exactly in float64 in
     test_distributed.py."""
     sets = [*TINY[1:5], "model.width=4", *NO_EVAL, "runtime.precision=fp32", "optim.lr=1e-7"]
-    done = run_sslctl(
-        workdir,
-        "pretrain",
-        str(RECIPES / "vicreg.yaml"),
-        *_sets(*sets),
-        "--launcher",
-        "slurm",
-        "--tasks-per-node",
-        "2",
-        "--cpus-per-task",
-        "1",
-        "--wait",
-        timeout=280,
+    done = _pretrain_on_slurm(
+        workdir, sets, "--tasks-per-node", "2", "--cpus-per-task", "1", "--wait", timeout=280
     )
     assert done.returncode == 0, done.stdout + done.stderr
     job, run_id = _submitted(done.stdout)
@@ -209,9 +198,7 @@ def test_requeued_job_resumes_into_the_same_run(workdir: Path, interrupt) -> Non
     queue and resumes from its last checkpoint into the same MLflow run, epochs continue
     (no restart from epoch 1), the requeue is counted in a tag and the run finishes."""
     sets = [*TINY[1:3], "model.width=4", "optim.epochs=3", "optim.batch_size=128", *NO_EVAL]
-    sub = run_sslctl(
-        workdir, "pretrain", str(RECIPES / "vicreg.yaml"), *_sets(*sets), "--launcher", "slurm"
-    )
+    sub = _pretrain_on_slurm(workdir, sets)
     assert sub.returncode == 0, sub.stdout + sub.stderr
     job, run_id = _submitted(sub.stdout)
     try:
@@ -253,16 +240,7 @@ def test_afterok_chain_runs_pretraining_then_evaluation_in_one_run(workdir: Path
     pretraining metrics come from the first and evaluation metrics from the second, into
     one MLflow run; `sslctl status` lists both parts."""
     sets = [*TINY, "launcher.chain=afterok", "eval.baselines=false"]
-    done = run_sslctl(
-        workdir,
-        "pretrain",
-        str(RECIPES / "vicreg.yaml"),
-        *_sets(*sets),
-        "--launcher",
-        "slurm",
-        "--wait",
-        timeout=400,
-    )
+    done = _pretrain_on_slurm(workdir, sets, "--wait", timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr
     job, run_id = _submitted(done.stdout)
     evaluation = re.search(r"then job (\d+)", done.stdout)
