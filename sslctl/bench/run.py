@@ -51,7 +51,9 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
     return {
         "augment": throughput.augmentation,
         "pretrain": lambda: _pretrain(quick),
-        "linear": lambda: throughput.linear_eval(epochs=20 if quick else 100),
+        "linear": lambda: (
+            throughput.linear_eval(5, 20) if quick else throughput.linear_eval(20, 100)
+        ),
         "whitening": lambda: compute.whitening(
             _device(), dims=(64, 256) if quick else (64, 256, 1024, 2048)
         ),
