@@ -112,7 +112,7 @@ def _pretrained(pretrain_epochs: int) -> tuple[Any, Any, Any, Any, Any]:
     from sslctl.bench.compute import RECIPES
     from sslctl.data.datasets import load_dataset
     from sslctl.recipe import load_recipe
-    from sslctl.runtime import pick_device, pick_dtype
+    from sslctl.runtime import pick_device, pick_dtype, seed_everything
     from sslctl.train import Pretrainer
 
     recipe = load_recipe(
@@ -121,6 +121,7 @@ def _pretrained(pretrain_epochs: int) -> tuple[Any, Any, Any, Any, Any]:
     data = load_dataset("mnist5k")
     device = pick_device()
     dtype = pick_dtype("auto", device)
+    seed_everything(recipe.seed)  # as the pipeline does: the same backbone every run
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Pretrainer(recipe, data, device, dtype, Path(tmp) / "ck.pt")
         trainer.fit()
