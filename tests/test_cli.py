@@ -67,10 +67,10 @@ def test_error_messages_are_printed_verbatim(capsys) -> None:
     as written, not read as rich markup, and the exit code is 2."""
     import typer
 
-    from sslctl.cli import _fail
+    from sslctl.cli.common import fail
     from sslctl.errors import SslctlError
 
     with pytest.raises(typer.Exit) as info:
-        _fail(SslctlError("eval.ood.datasets: got [bold] and data/[x]/train"))
+        fail(SslctlError("eval.ood.datasets: got [bold] and data/[x]/train"))
     assert info.value.exit_code == 2
     assert "got [bold] and data/[x]/train" in capsys.readouterr().err

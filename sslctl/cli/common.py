@@ -1,0 +1,40 @@
+"""What every command shares: error exit, console, recipe arguments, SIGTERM handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from sslctl.errors import SslctlError
+
+RecipeArg = Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a recipe field: --set projector.width=4096 (repeatable)."),
+]
+
+
+def fail(err: SslctlError) -> NoReturn:
+    """Print ``err`` on stderr, verbatim, and exit with its code (2 for bad input)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    # escape: messages quote user values such as "[digits]" that rich would read as markup
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+    raise typer.Exit(err.exit_code)
+
+
+def make_console(width: int = 120) -> Any:
+    """A rich console; when the output is piped or captured (logs, CI, tests), ``width``
+    columns instead of rich's 80, so that tables keep their headers."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=width)
+
+
+def raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: stop like Ctrl-C (checkpoint kept, run resumable)."""
+    raise KeyboardInterrupt

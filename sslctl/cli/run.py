@@ -1,0 +1,168 @@
+"""``sslctl validate`` and ``sslctl pretrain`` (locally, or submitted to SLURM)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sslctl.cli.common import RecipeArg, SetOpt, fail, make_console, raise_keyboard_interrupt
+from sslctl.errors import SslctlError
+
+
+def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
+    """Print the fully resolved recipe, or the errors (exit code 2)."""
+    from sslctl.recipe import load_recipe, recipe_hash, to_yaml
+
+    try:
+        resolved = load_recipe(recipe, set_ or [])
+    except SslctlError as err:
+        fail(err)
+    typer.echo(f"# {recipe} (hash {recipe_hash(resolved)})")
+    typer.echo(to_yaml(resolved), nl=False)
+
+
+def pretrain(
+    recipe: RecipeArg,
+    set_: SetOpt = None,
+    force: Annotated[
+        bool, typer.Option(help="Retrain even if this recipe already finished.")
+    ] = False,
+    launcher: Annotated[
+        str | None, typer.Option(help="local or slurm (default: the recipe's launcher.kind).")
+    ] = None,
+    nodes: Annotated[int | None, typer.Option(min=1, help="SLURM nodes.")] = None,
+    gpus_per_node: Annotated[
+        int | None, typer.Option(min=0, help="GPUs per node (one DDP process each).")
+    ] = None,
+    tasks_per_node: Annotated[
+        int | None, typer.Option(min=1, help="DDP processes per node on CPU nodes.")
+    ] = None,
+    cpus_per_task: Annotated[int | None, typer.Option(min=1, help="CPUs per process.")] = None,
+    partition: Annotated[str | None, typer.Option(help="SLURM partition.")] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="SLURM time limit, e.g. 04:00:00.")
+    ] = None,
+    mem: Annotated[str | None, typer.Option(help="Memory per node, e.g. 64G.")] = None,
+    wait: Annotated[
+        bool, typer.Option(help="With --launcher slurm: follow the job until it ends.")
+    ] = False,
+) -> None:
+    """Run the pipeline pretrain -> linear eval -> OOD eval (+ baselines) for a recipe."""
+    import json
+
+    from sslctl.recipe import load_recipe
+
+    console = make_console()
+    given = {
+        "kind": launcher,
+        "nodes": nodes,
+        "gpus_per_node": gpus_per_node,
+        "tasks_per_node": tasks_per_node,
+        "cpus_per_task": cpus_per_task,
+        "partition": partition,
+        "time": time,
+        "mem": mem,
+    }
+    launcher_sets = [f"launcher.{k}={json.dumps(v)}" for k, v in given.items() if v is not None]
+    try:
+        resolved = load_recipe(recipe, [*(set_ or []), *launcher_sets])
+        if resolved.launcher.kind == "slurm":
+            _submit_slurm(resolved, recipe, force, wait, console)
+            return
+    except SslctlError as err:
+        fail(err)
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    from sslctl.pipeline import run_pipeline
+    from sslctl.tracking import mlflow_ui_hint
+    from sslctl.ui import RichReporter, summary_table
+
+    reporter = RichReporter(console)
+    console.print(
+        f"[bold]sslctl pretrain[/] {recipe}: {resolved.method.name} on "
+        f"{resolved.data.name}, {resolved.optim.epochs} epochs, seed {resolved.seed}"
+    )
+    try:
+        result = run_pipeline(
+            resolved,
+            source=str(recipe),
+            force=force,
+            reporter=reporter,
+            say=lambda m: console.print(f"[dim]{m}[/]"),
+        )
+    except SslctlError as err:
+        reporter.stop()
+        fail(err)
+    except KeyboardInterrupt:
+        reporter.stop()
+        console.print(
+            "[yellow]interrupted[/]: run the same command again to resume from the last checkpoint"
+        )
+        raise typer.Exit(130) from None
+    reporter.stop()
+    if result.reused:
+        console.print(
+            f"[green]already finished[/]: run {result.run_id} has this recipe "
+            f"(hash {result.recipe_hash}); showing its results (--force retrains)"
+        )
+    console.print(summary_table(result.metrics, f"{resolved.experiment}: {recipe.name}"))
+    loss = result.metrics.get("pretrain/loss")
+    if loss is not None:
+        console.print(
+            f"final pretrain loss {loss:.4f}"
+            + (f"   wall time {result.seconds:.0f} s" if result.seconds else "")
+        )
+    from sslctl.tracking import tracking_uri
+
+    console.print(f"MLflow run [bold]{result.run_id}[/] in experiment '{result.experiment}'")
+    console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+
+
+def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:
+    """``pretrain --launcher slurm``: submit, print job id(s), log folder and MLflow run."""
+    from sslctl.launch.cluster import folder_of
+    from sslctl.launch.slurm import submit_pipeline
+    from sslctl.tracking import mlflow_ui_hint, tracking_uri
+
+    sub = submit_pipeline(
+        resolved, source=str(recipe), force=force, say=lambda m: console.print(f"[dim]{m}[/]")
+    )
+    if sub.reused:
+        console.print(
+            f"[green]already finished[/]: run {sub.run_id} has this recipe "
+            f"(hash {sub.recipe_hash}); nothing submitted (--force retrains)"
+        )
+        return
+    lines = [f"submitted SLURM job [bold]{sub.job_id}[/] ({sub.world_size} process(es))"]
+    if sub.eval_job_id:
+        lines.append(
+            f"  then job [bold]{sub.eval_job_id}[/]: the evaluations, after {sub.job_id} "
+            "succeeds (afterok)"
+        )
+    lines += [
+        f"  logs:       {sub.folder}"
+        + (f", {folder_of(sub.eval_job_id)}" if sub.eval_job_id else ""),
+        f"  MLflow run: {sub.run_id} in experiment '{sub.experiment}'",
+        f"  follow:     sslctl status   cancel: sslctl cancel {' '.join(sub.jobs)}",
+    ]
+    console.print("\n".join(lines))
+    if not wait:
+        console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+        return
+    from sslctl.launch.display import wait_display
+    from sslctl.launch.jobs import wait as wait_job
+
+    for job_id in sub.jobs:
+        epochs = resolved.optim.epochs if job_id == sub.job_id else 0
+        with wait_display(console, job_id, epochs) as update:
+            state = wait_job(job_id, sub.run_id, epochs, update)
+        console.print(f"job {job_id}: {state}; logs in {folder_of(job_id)}")
+        if state != "COMPLETED":
+            raise typer.Exit(1)
+    from sslctl.tracking import Tracker
+    from sslctl.ui import summary_table
+
+    run = Tracker().get(sub.run_id)
+    console.print(summary_table(run.metrics, f"{resolved.experiment}: {recipe.name}"))
