@@ -5,7 +5,7 @@ total pretraining epochs each spent, the wall time, and the best configuration e
 The coefficient is categorical (five values two orders of magnitude apart, from far too
 little invariance to far too much) so that "the same best configuration" has a meaning:
 both sweeps sample the same seeded TPE space and the question is whether pruning on the
-per-epoch kNN probe still finds the point the unpruned sweep finds, for fewer epochs.
+per-epoch probe (``eval.probe.kind``, a short linear probe by default) still finds the point the unpruned sweep finds, for fewer epochs.
 
     .venv/bin/python benchmarks/bench_pruning.py [--trials 8] [--epochs 6]
 """

@@ -74,6 +74,13 @@ def run_stages(
         spectrum_on = ["backbone", *(["projector"] if recipe.projector.depth else [])]
         if not _done(done_tags, "pretrain"):
             mark("pretrain", "running")
+            if recipe.eval.probe.every:
+                from sslctl.evals.probe import protocol as probe_protocol
+
+                tracker.set_tags(
+                    run_id,
+                    {f"{TAG}protocol.probe": probe_protocol(recipe.eval.probe, recipe.eval.linear)},
+                )
 
             def on_epoch(stats: EpochStats) -> None:
                 metrics = _epoch_metrics(stats)
@@ -185,9 +192,9 @@ def _probe(
     device: torch.device,
     dtype: torch.dtype | None,
 ) -> float:
-    """kNN top-1 of the current backbone on cached (unaugmented) features."""
+    """``probe/top1`` of the current backbone on cached (unaugmented) features."""
     from sslctl.evals.features import encode
-    from sslctl.evals.knn import knn_top1
+    from sslctl.evals.probe import probe_top1
 
     def feats(images: ImageSet) -> torch.Tensor:
         return encode(
@@ -199,14 +206,16 @@ def _probe(
             dtype=dtype,
         )
 
-    top1 = knn_top1(
+    top1 = probe_top1(
         feats(dataset.train),
         dataset.train.labels,
         feats(dataset.test),
         dataset.test.labels,
-        k=recipe.eval.probe.k,
-        temperature=0.07,
         num_classes=dataset.train.num_classes,
+        cfg=recipe.eval.probe,
+        linear=recipe.eval.linear,
+        temperature=recipe.eval.knn.temperature,
+        seed=recipe.seed,
     )
     trainer.model.train()
     return top1

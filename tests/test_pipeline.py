@@ -33,12 +33,13 @@ def tiny(*extra: str):
 
 @pytest.mark.slow
 def test_pipeline_logs_every_stage_and_recognises_a_finished_recipe(workdir: Path) -> None:
-    """A run logs pretrain curves, linear, OOD and baseline metrics to one MLflow run; the
-    same recipe again is recognised (same run, no retraining); --force makes a new run."""
+    """A run logs pretrain curves (with the per-epoch linear probe), linear, OOD and
+    baseline metrics to one MLflow run; the same recipe again is recognised (same run, no
+    retraining); --force makes a new run."""
     from sslctl.pipeline import run_pipeline
     from sslctl.tracking import Tracker
 
-    recipe = tiny()
+    recipe = tiny("eval.probe.every=1")
     first = run_pipeline(recipe, source="tiny")
     m = first.metrics
     for key in (
@@ -59,7 +60,9 @@ def test_pipeline_logs_every_stage_and_recognises_a_finished_recipe(workdir: Pat
     assert 0 <= m["linear/top1"] <= 100
     tracker = Tracker()
     assert [s for s, _ in tracker.metric_history(first.run_id, "pretrain/loss")] == [1, 2]
+    assert [s for s, _ in tracker.metric_history(first.run_id, "probe/top1")] == [1, 2]
     run = tracker.get(first.run_id)
+    assert run.tags["sslctl.protocol.probe"].startswith("linear probe of the backbone")
     assert run.complete and run.tags["sslctl.stage.baselines"] == "done"
     assert "cached features" in run.tags["sslctl.protocol.linear"]
 

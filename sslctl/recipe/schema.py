@@ -210,10 +210,14 @@ class SpectrumConfig(Block):
 
 
 class ProbeConfig(Block):
-    """A cheap kNN probe on cached features during pretraining (learning curves, pruning)."""
+    """A cheap probe of the backbone on cached features during pretraining (learning
+    curves, and what sweeps prune on): a short linear probe (eval.linear's optimiser) or
+    a weighted kNN."""
 
     every: NonNegativeInt = Field(0, description="epochs between probes; 0 = off")
-    k: PositiveInt = 20
+    kind: Literal["linear", "knn"] = "linear"
+    epochs: PositiveInt = Field(20, description="linear: epochs of the cached-feature probe")
+    k: PositiveInt = Field(20, description="knn: neighbours")
 
 
 class EvalConfig(Block):

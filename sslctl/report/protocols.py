@@ -42,8 +42,11 @@ def _spectrum(r: RunRow) -> str:
 
 
 def _probe(r: RunRow) -> str:
-    k = r.params.get("eval.probe.k", "?")
-    return f"kNN probe of the backbone during pretraining (k={k}), value at the last epoch"
+    logged = r.tags.get("sslctl.protocol.probe")
+    if logged is None:  # runs from before eval.probe.kind existed probed with kNN
+        k = r.params.get("eval.probe.k", "?")
+        logged = f"kNN probe of the backbone during pretraining (k={k})"
+    return f"{logged}; value at the last probe"
 
 
 def _pretrain(r: RunRow) -> str:

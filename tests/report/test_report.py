@@ -167,6 +167,21 @@ def test_protocol_per_column(runs: list[RunRow]) -> None:
     assert "128 random feature pairs" in rep.protocols["indep/hsic"]
 
 
+def test_probe_protocol_from_its_tag_or_from_older_runs_params() -> None:
+    """probe/top1 is described by the run's sslctl.protocol.probe tag; runs logged before
+    that tag existed probed with kNN and are described from eval.probe.k."""
+    from sslctl.report.protocols import protocol_of
+
+    probed = {"probe/top1": 90.0}
+    tags = {"sslctl.protocol.probe": "linear probe X"}
+    tagged = RunRow("a", "e", "FINISHED", tags=tags, metrics=probed)
+    older = RunRow("b", "e", "FINISHED", params={"eval.probe.k": "5"}, metrics=probed)
+    assert protocol_of("probe/top1", [tagged]).startswith("linear probe X")
+    assert "kNN probe of the backbone during pretraining (k=5)" in protocol_of(
+        "probe/top1", [older]
+    )
+
+
 def test_baselines_for_the_same_data(runs: list[RunRow]) -> None:
     """Raw-pixel and random-init rows for the report's dataset, from baseline/* metrics."""
     rep = build_report(quickstart(runs), metrics=["linear/top1", "ood/digits/top1"])
