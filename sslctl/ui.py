@@ -96,7 +96,7 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
         out = []
         for key in diagnostics:
             value = values.get(key.replace("/", f"/{prefix}", 1) if prefix else key)
-            out.append("-" if value is None else f"{value:.3g}")
+            out.append("-" if value is None else f"{value:#.3g}")  # 0.100, not 0.1
         return out
 
     for name, values in rows.items():
