@@ -38,7 +38,7 @@ bench: $(STAMP)
 bench-pruning: $(STAMP)
 	$(BIN)/python benchmarks/bench_pruning.py
 
-# single-node SLURM cluster (slurmctld, slurmd, munge, slurmdbd + MariaDB) on this machine; root
+# two-node SLURM cluster (slurmctld, two slurmd, munge, slurmdbd + MariaDB) on this machine; root
 slurm-up:
 	scripts/slurm-local.sh start
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Single-node SLURM "cluster" on this machine (Debian 12, root, no systemd), for sslctl's
+# A two-node SLURM "cluster" on this machine (Debian 12, root, no systemd), for sslctl's
 # SLURM launcher tests (tests/launch) and `make slurm-up` / `make slurm-down`.
 # Usage: slurm-local.sh start|stop|status
 #   start installs the Debian packages when missing (apt), writes /etc/slurm/slurm.conf
-#   (one node: this host, partition "debug") and starts munge, MariaDB, slurmdbd,
-#   slurmctld and slurmd; stop shuts them all down.
+#   (nodes n1 and n2, both this host with all its CPUs and memory, each its own slurmd on
+#   its own port; names added to /etc/hosts; partition "debug") and starts munge,
+#   MariaDB, slurmdbd, slurmctld and the two slurmd; stop shuts them all down.
+#   Two nodes make multi-node jobs real: `srun -N2` starts a task under each slurmd with
+#   SLURM_NODEID 0 and 1, and submitit's master address is the first node's name.
 #   SLURM_ACCOUNTING=1 (default): also slurmdbd + MariaDB, so `sacct` works and
 #                                  submitit's job.state / job.done() are accurate.
 #   SLURM_ACCOUNTING=0          : 8 packages only; sacct fails, submitit warns and
@@ -43,7 +46,10 @@ start() {
   [ -S /run/munge/munge.socket.2 ] && munge -n >/dev/null 2>&1 || runuser -u munge -- /usr/sbin/munged --force
   wait_for 10 sh -c 'munge -n | unmunge'
 
-  local node; node=$(slurmd -C | head -n1)          # NodeName=<host> CPUs=.. RealMemory=..
+  # this host's CPUs, sockets, cores and memory, as slurmd -C reports them, for each node
+  local resources; resources=$(slurmd -C | head -n1 | cut -d' ' -f2-)
+  grep -qE '^127\.0\.0\.1[[:space:]]+n1 n2$' /etc/hosts || echo "127.0.0.1 n1 n2" >> /etc/hosts
+  mkdir -p /var/spool/slurmd/n1 /var/spool/slurmd/n2
   local acct_lines="AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none"
   if [ "$ACCT" = 1 ]; then
@@ -76,11 +82,11 @@ AuthType=auth/munge
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
+SlurmdSpoolDir=/var/spool/slurmd/%n
 SlurmctldPidFile=/run/slurm/slurmctld.pid
-SlurmdPidFile=/run/slurm/slurmd.pid
+SlurmdPidFile=/run/slurm/slurmd-%n.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
+SlurmdLogFile=/var/log/slurm/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -94,7 +100,8 @@ SlurmdTimeout=300
 InactiveLimit=0
 KillWait=5
 MinJobAge=300
-$node NodeAddr=127.0.0.1 State=UNKNOWN
+NodeName=n1 NodeHostname=n1 NodeAddr=127.0.0.1 Port=17001 $resources State=UNKNOWN
+NodeName=n2 NodeHostname=n2 NodeAddr=127.0.0.1 Port=17002 $resources State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
   if [ "$ACCT" = 1 ]; then
@@ -102,14 +109,17 @@ EOF
     wait_for 60 sacctmgr -n list cluster
   fi
   slurmctld
-  slurmd
-  wait_for 60 sh -c 'sinfo -h -o %T | grep -qx idle'
+  slurmd -N n1
+  slurmd -N n2
+  wait_for 60 sh -c '[ "$(sinfo -h -N -o %T | grep -cx idle)" = 2 ]'
   sinfo
 }
 
 stop() {
   scontrol shutdown >/dev/null 2>&1 || true     # stops slurmctld and slurmd
-  stop_pidfile /run/slurm/slurmd.pid
+  stop_pidfile /run/slurm/slurmd-n1.pid
+  stop_pidfile /run/slurm/slurmd-n2.pid
+  stop_pidfile /run/slurm/slurmd.pid                # a single-node cluster of an older script
   stop_pidfile /run/slurm/slurmctld.pid
   stop_pidfile /run/slurm/slurmdbd.pid
   if mysqladmin ping >/dev/null 2>&1; then mysqladmin shutdown || true; fi

@@ -52,11 +52,19 @@ class DistContext:
             dist.barrier()
 
     def cleanup(self) -> None:
-        """Destroy the process group (safe to call twice) and forget the context."""
+        """Destroy the process group (safe to call twice) and forget the context.
+
+        Garbage is collected first: a DistributedDataParallel model left in a reference
+        cycle keeps the gloo process group alive past ``destroy_process_group``, and a gloo
+        group destroyed during interpreter shutdown aborts the process ("terminate called
+        without an active exception"), which SLURM reports as a failed task."""
         global _CURRENT
         if self.enabled:
+            import gc
+
             import torch.distributed as dist
 
+            gc.collect()
             if dist.is_initialized():
                 dist.destroy_process_group()
         if _CURRENT is self:

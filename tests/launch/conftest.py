@@ -31,7 +31,7 @@ def _cluster_up() -> bool:
 
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[None]:
-    """A running single-node SLURM cluster with accounting (sacct)."""
+    """A running SLURM cluster (two nodes on this machine) with accounting (sacct)."""
     if _cluster_up():
         yield  # someone started it (make slurm-up): leave it as it was
         return

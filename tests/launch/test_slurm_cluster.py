@@ -1,6 +1,7 @@
-"""The SLURM launcher on a real single-node cluster (slurmctld, slurmd, munge, slurmdbd
-with MariaDB), started by the session fixture ``slurm_cluster``. Tiny recipes keep the
-whole file to a few minutes; pytest-timeout stops a hung job from hanging CI."""
+"""The SLURM launcher on a real two-node cluster on this machine (slurmctld, two slurmd,
+munge, slurmdbd with MariaDB), started by the session fixture ``slurm_cluster``. Tiny
+recipes keep the whole file to a few minutes; pytest-timeout stops a hung job from hanging
+CI."""
 
 from __future__ import annotations
 
@@ -133,10 +134,17 @@ def test_refused_requests_exit_2_and_leave_nothing(workdir: Path) -> None:
 
 
 @pytest.mark.timeout(420)
-def test_two_task_ddp_job_equals_a_single_process_run(workdir: Path) -> None:
-    """A 2-task gloo DDP job logs the same per-epoch losses as one process that computes
-    the same global batches with each rank's half normalised separately (BatchNorm is per
-    rank on CPU); only rank 0 logs (one value per epoch, one run).
+@pytest.mark.parametrize(
+    "layout",
+    [("--tasks-per-node", "2"), ("--nodes", "2", "--tasks-per-node", "1")],
+    ids=["one-node-two-tasks", "two-nodes"],
+)
+def test_two_task_ddp_job_equals_a_single_process_run(workdir: Path, layout) -> None:
+    """A 2-task gloo DDP job, on one node or across the cluster's two nodes (one task on
+    each, rendezvous at the first node's address), logs the same per-epoch losses as one
+    process that computes the same global batches with each rank's half normalised
+    separately (BatchNorm is per rank on CPU); only rank 0 logs (one value per epoch, one
+    run).
 
     The learning rate is tiny so that float32 reduction order (which this small-BatchNorm
     network amplifies chaotically during real training; see docs/slurm.md) cannot hide a
@@ -144,9 +152,7 @@ def test_two_task_ddp_job_equals_a_single_process_run(workdir: Path) -> None:
     gather and the loss, over 2 epochs. Gradient equality is tested exactly in float64 in
     test_distributed.py."""
     sets = [*TINY[1:5], "model.width=4", *NO_EVAL, "runtime.precision=fp32", "optim.lr=1e-7"]
-    done = _pretrain_on_slurm(
-        workdir, sets, "--tasks-per-node", "2", "--cpus-per-task", "1", "--wait", timeout=280
-    )
+    done = _pretrain_on_slurm(workdir, sets, *layout, "--cpus-per-task", "1", "--wait", timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
     job, run_id = _submitted(done.stdout)
     assert "2 process(es)" in done.stdout
@@ -158,6 +164,14 @@ def test_two_task_ddp_job_equals_a_single_process_run(workdir: Path) -> None:
     history = tracker.metric_history(run_id, "pretrain/loss")
     assert [s for s, _ in history] == [1, 2]  # rank 1 logged nothing
     folder = workdir / ".sslctl" / "slurm" / job
+    if "--nodes" in layout:
+        nodes = subprocess.run(
+            ["sacct", "-n", "-P", "-X", "-o", "NNodes,NodeList", "-j", job],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout.split()
+        assert nodes[-1] == "2|n[1-2]", nodes
     rank1 = (folder / f"{job}_1_log.out").read_text()
     assert "pipeline finished" not in rank1
     assert "pipeline finished" in (folder / f"{job}_0_log.out").read_text()
