@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from sslctl.bench.common import Figure
+
+if TYPE_CHECKING:
+    from sslctl.data.datasets import Dataset
+    from sslctl.evals.linear import LinearProbe
+    from sslctl.recipe.schema import LinearEvalConfig
 
 POLICY = dict(
     crop_scale=(0.3, 1.0),
@@ -130,14 +135,14 @@ def _pretrained(pretrain_epochs: int) -> tuple[Any, Any, Any, Any, Any]:
 
 def reencoding_probe(
     backbone: torch.nn.Module,
-    data: Any,
-    cfg: Any,
+    data: Dataset,
+    cfg: LinearEvalConfig,
     device: torch.device,
     dtype: torch.dtype | None,
     augment: Callable[[torch.Tensor], torch.Tensor] | None,
     *,
     seed: int = 0,
-) -> Any:
+) -> LinearProbe:
     """The re-encoding protocol: every step encodes its training batch through the frozen
     backbone (augmented when ``augment`` is given, as solo-learn's ``main_linear`` does).
     Head initialisation, standardisation (clean training features), optimiser, schedule,
