@@ -152,3 +152,25 @@ def test_bad_recipe_logs_nothing_on_the_server(server: str, tmp_path: Path) -> N
     assert bad.returncode == 2
     assert "projector.width" in bad.stderr
     assert len(_runs(server)) == before
+
+
+def test_sweep_workers_log_to_the_tracking_server(server: str, tmp_path: Path) -> None:
+    """A 2-point grid with two worker processes: one parent run and one child run per
+    point on the server, the Optuna journal beside the sweep file, the leaderboard printed."""
+    sweep = tmp_path / "tiny.yaml"
+    sets = ", ".join(f'"{s}"' for s in TINY if not s.startswith("projector.width"))
+    sweep.write_text(
+        f"name: server-tiny\nbase: {RECIPES / 'vicreg.yaml'}\nset: [{sets}]\n"
+        "space: {projector.width: [32, 48]}\nsampler: grid\n"
+        "objective: {metric: linear/top1, direction: maximize}\n"
+    )
+    done = _sslctl(tmp_path, server, "sweep", str(sweep), "--workers", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "sweep server-tiny" in done.stdout and "complete" in done.stdout
+    runs = [r for r in _runs(server) if r.data.tags.get("sslctl.sweep") == "server-tiny"]
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert sorted(r.data.params["projector.width"] for r in children) == ["32", "48"]
+    assert (tmp_path / "sweeps" / "server-tiny.journal").is_file()
