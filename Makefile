@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench bench-pruning clean slurm-up slurm-down
+.PHONY: install demo test test-fast lint bench bench-pruning gpu-check clean slurm-up slurm-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ bench: $(STAMP)
 # TPE sweep with and without median pruning: epochs trained, best point (about 3 minutes)
 bench-pruning: $(STAMP)
 	$(BIN)/python benchmarks/bench_pruning.py
+
+# on a CUDA machine: the GPU-only tests (pinned-memory streamed batches, every method under
+# bf16 autocast) and the GPU readiness benchmark (figures in gpu_check.json)
+gpu-check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/data/test_feed.py tests/methods/test_cuda.py
+	$(BIN)/python benchmarks/gpu_check.py --out gpu_check.json
 
 # two-node SLURM cluster (slurmctld, two slurmd, munge, slurmdbd + MariaDB) on this machine; root
 slurm-up:
