@@ -145,42 +145,27 @@ def reencoding_probe(
 ) -> LinearProbe:
     """The re-encoding protocol: every step encodes its training batch through the frozen
     backbone (augmented when ``augment`` is given, as solo-learn's ``main_linear`` does).
-    Head initialisation, standardisation (clean training features), optimiser, schedule,
-    batch order and seed are those of :func:`sslctl.evals.linear.train_probe`, so without
-    augmentation it trains the same :class:`LinearProbe` as the cached protocol, only
-    slower."""
-    import math
-
+    The head is trained by the cached probe's own :func:`sslctl.evals.linear.fit_head`
+    (same initialisation, optimiser, schedule, batch order and seed), standardised with the
+    clean training features' statistics, so without augmentation it trains the same
+    :class:`LinearProbe` as the cached protocol, only slower."""
     from sslctl.data.augment import to_input
     from sslctl.evals.features import encode
-    from sslctl.evals.linear import LinearProbe
+    from sslctl.evals.linear import fit_head
     from sslctl.runtime import autocast
 
-    images, labels = data.train.images, data.train.labels
+    images = data.train.images
     clean = encode(backbone, images, mean=data.mean, std=data.std, device=device, dtype=dtype)
     mean, std = clean.mean(0), clean.std(0).clamp_min(1e-6)
     del clean
-    gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        head = torch.nn.Linear(mean.numel(), data.train.num_classes)
-    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps = math.ceil(len(images) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs * steps)
     view = augment or (lambda x: to_input(x, data.mean, data.std))
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(images), generator=gen)
-        for i in range(steps):
-            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            with torch.no_grad(), autocast(device, dtype):
-                x = backbone(view(images[idx].to(device))).float().cpu()
-            loss = torch.nn.functional.cross_entropy(head((x - mean) / std), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    head.requires_grad_(False)
-    return LinearProbe(mean, std, head)
+
+    @torch.no_grad()
+    def reencode(idx: torch.Tensor) -> torch.Tensor:
+        with autocast(device, dtype):
+            return backbone(view(images[idx].to(device))).float().cpu()
+
+    return fit_head(reencode, data.train.labels, data.train.num_classes, cfg, mean, std, seed=seed)
 
 
 def linear_eval(pretrain_epochs: int = 20, epochs: int = 100) -> list[Figure]:

@@ -9,6 +9,7 @@ epoch (solo-learn's ``main_linear``); the protocol string logged with the number
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +43,41 @@ def protocol(cfg: LinearEvalConfig) -> str:
     )
 
 
+def fit_head(
+    batch_features: Callable[[torch.Tensor], torch.Tensor],
+    labels: torch.Tensor,
+    num_classes: int,
+    cfg: LinearEvalConfig,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    *,
+    seed: int = 0,
+) -> LinearProbe:
+    """Train a linear head on standardised features, ``(batch_features(idx) - mean) / std``
+    for each batch of sample indices ``idx`` (float32, CPU), with AdamW and a cosine
+    schedule; the batch order and the initialisation come from ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        head = nn.Linear(mean.numel(), num_classes)
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(labels) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(labels), generator=gen)
+        for i in range(steps_per_epoch):
+            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            loss = loss_fn(head((batch_features(idx) - mean) / std), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    head.requires_grad_(False)
+    return LinearProbe(mean, std, head)
+
+
 def train_probe(
     features: torch.Tensor,
     labels: torch.Tensor,
@@ -50,27 +86,8 @@ def train_probe(
     *,
     seed: int = 0,
 ) -> LinearProbe:
-    """Fit a linear classifier on ``features`` [N, D] (float32, CPU)."""
-    gen = torch.Generator().manual_seed(seed)
+    """Fit a linear classifier on cached ``features`` [N, D] (float32, CPU), standardised
+    with their own mean and std."""
     mean = features.mean(0)
     std = features.std(0).clamp_min(1e-6)
-    x = (features - mean) / std
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        head = nn.Linear(x.shape[1], num_classes)
-    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
-    loss_fn = nn.CrossEntropyLoss()
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(x), generator=gen)
-        for i in range(steps_per_epoch):
-            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            loss = loss_fn(head(x[idx]), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    head.requires_grad_(False)
-    return LinearProbe(mean, std, head)
+    return fit_head(lambda idx: features[idx], labels, num_classes, cfg, mean, std, seed=seed)
