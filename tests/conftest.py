@@ -12,6 +12,20 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
 
+# --set overrides that shrink a quick recipe to a seconds-long end-to-end pipeline run
+TINY = [
+    "model.width=8",
+    "projector.depth=2",
+    "projector.width=64",
+    "projector.out_dim=32",
+    "optim.batch_size=128",
+    "optim.epochs=2",
+    "optim.warmup_epochs=1",
+    "eval.linear.epochs=5",
+    "eval.ood.severities=[1]",
+    "eval.ood.corruptions=[gaussian_noise, rotation]",
+]
+
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -11,20 +11,7 @@ from pathlib import Path
 import pytest
 
 from sslctl.recipe import load_recipe
-from tests.conftest import RECIPES, cli_env, sslctl_cmd
-
-TINY = [
-    "model.width=8",
-    "projector.depth=2",
-    "projector.width=64",
-    "projector.out_dim=32",
-    "optim.batch_size=128",
-    "optim.epochs=2",
-    "optim.warmup_epochs=1",
-    "eval.linear.epochs=5",
-    "eval.ood.severities=[1]",
-    "eval.ood.corruptions=[gaussian_noise, rotation]",
-]
+from tests.conftest import RECIPES, TINY, cli_env, sslctl_cmd
 
 
 def tiny(*extra: str):

@@ -17,22 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RECIPES, sslctl_cmd
+from tests.conftest import RECIPES, TINY, sslctl_cmd
 
 pytestmark = pytest.mark.slow
 
-TINY = [
-    "model.width=8",
-    "projector.depth=2",
-    "projector.width=64",
-    "projector.out_dim=32",
-    "optim.epochs=2",
-    "optim.warmup_epochs=1",
-    "eval.linear.epochs=5",
-    "eval.ood.severities=[1]",
-    "eval.ood.corruptions=[gaussian_noise]",
-    "eval.baselines=false",
-]
+SETS = [*TINY, "eval.baselines=false"]
 
 
 def _free_port() -> int:
@@ -101,7 +90,7 @@ def _sslctl(cwd: Path, uri: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def _pretrain(cwd: Path, uri: str, *sets: str) -> subprocess.CompletedProcess:
-    args = [a for s in [*TINY, *sets] for a in ("--set", s)]
+    args = [a for s in [*SETS, *sets] for a in ("--set", s)]
     return _sslctl(cwd, uri, "pretrain", str(RECIPES / "vicreg.yaml"), *args)
 
 
@@ -158,7 +147,7 @@ def test_sweep_workers_log_to_the_tracking_server(server: str, tmp_path: Path) -
     """A 2-point grid with two worker processes: one parent run and one child run per
     point on the server, the Optuna journal beside the sweep file, the leaderboard printed."""
     sweep = tmp_path / "tiny.yaml"
-    sets = ", ".join(f'"{s}"' for s in TINY if not s.startswith("projector.width"))
+    sets = ", ".join(f'"{s}"' for s in SETS if not s.startswith("projector.width"))
     sweep.write_text(
         f"name: server-tiny\nbase: {RECIPES / 'vicreg.yaml'}\nset: [{sets}]\n"
         "space: {projector.width: [32, 48]}\nsampler: grid\n"
