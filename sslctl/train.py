@@ -10,9 +10,10 @@ and state on every rank), augments the whole global batch and keeps its own cont
 slice, so the views a rank sees are exactly the ones a single process would see for
 those images. The model is wrapped in DistributedDataParallel; the embeddings are
 all-gathered before the loss for the methods whose official code computes the loss on
-the global batch (:data:`GATHERED`); BatchNorm is synchronised (SyncBatchNorm) on CUDA
-only: PyTorch's SyncBatchNorm has no CPU implementation, so CPU (gloo) jobs normalise
-each rank's slice with its own statistics. Only rank 0 writes checkpoints.
+the global batch (``FACTS.gathers``, declared in each method's file); BatchNorm is
+synchronised (SyncBatchNorm) on CUDA only: PyTorch's SyncBatchNorm has no CPU
+implementation, so CPU (gloo) jobs normalise each rank's slice with its own statistics.
+Only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
@@ -32,18 +33,12 @@ from sslctl.data.datasets import Dataset
 from sslctl.data.feed import BatchFeeder
 from sslctl.distributed import all_reduce_mean, current, gather
 from sslctl.errors import SslctlError
-from sslctl.methods import build_loss
+from sslctl.methods import build_loss, facts
 from sslctl.models.backbones import build_backbone
 from sslctl.models.projector import build_projector
 from sslctl.optim import base_lr, build_optimizer, lr_at
 from sslctl.recipe.schema import Recipe
 from sslctl.runtime import atomic_save, autocast, load_checkpoint
-
-# Methods whose official code computes the loss on embeddings gathered from every GPU
-# (VICReg's FullGatherLayer, Barlow Twins' all-reduced cross-correlation, INTL, SimCLR's
-# cross-replica negatives; VCReg and the spectral transformation follow VICReg/INTL).
-# W-MSE (htdt/self-supervised) whitens each GPU's batch separately.
-GATHERED = frozenset({"vicreg", "vcreg", "barlow", "intl", "simclr", "st"})
 
 
 class _TwoViews(nn.Module):
@@ -280,7 +275,7 @@ class Pretrainer:
             else:
                 z1, z2 = (self.forward(v) for v in views)
         z1, z2 = z1.float(), z2.float()
-        if self.ddp is not None and self.recipe.method.name in GATHERED:
+        if self.ddp is not None and facts(self.recipe.method.name).gathers:
             z1, z2 = gather(z1), gather(z2)
         out = self.loss_fn(z1, z2)
         loss = out["loss"]

@@ -285,7 +285,7 @@ class LauncherConfig(Block):
     @field_validator("time")
     @classmethod
     def _slurm_time(cls, value: str) -> str:
-        from sslctl.launch.resources import time_minutes
+        from sslctl.recipe.durations import time_minutes
 
         time_minutes(value)  # raises ValueError with the accepted formats
         return value
