@@ -36,15 +36,15 @@ def rrc_box(
     for _ in range(10):
         target = area * rng.uniform(scale[0], scale[1])
         aspect = math.exp(rng.uniform(*log_ratio))
-        w = int(round(math.sqrt(target * aspect)))
-        h = int(round(math.sqrt(target / aspect)))
+        w = round(math.sqrt(target * aspect))
+        h = round(math.sqrt(target / aspect))
         if 0 < w <= width and 0 < h <= height:
             return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
     in_ratio = width / height
     if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
+        w, h = width, round(width / min(ratio))
     elif in_ratio > max(ratio):
-        h, w = height, int(round(height * max(ratio)))
+        h, w = height, round(height * max(ratio))
     else:
         w, h = width, height
     return (height - h) // 2, (width - w) // 2, h, w
@@ -58,15 +58,29 @@ def draft_factor(crop_h: float, crop_w: float, size: int) -> int:
     return k
 
 
-def _open_scaled(data: bytes, k: int) -> tuple[Image.Image, float]:
-    """The image decoded at 1/k scale where the format allows (JPEG); the scale applied."""
+def _open_scaled(data: bytes, k: int) -> tuple[Image.Image, float, float]:
+    """The image decoded at about 1/k scale where the format allows (JPEG), and the scales
+    (x, y) applied (libjpeg rounds each side up separately)."""
     image = Image.open(io.BytesIO(data))
-    width = image.size[0]
+    width, height = image.size
     if k > 1:
-        image.draft("RGB", (math.ceil(image.size[0] / k), math.ceil(image.size[1] / k)))
+        image.draft("RGB", (math.ceil(width / k), math.ceil(height / k)))
     if image.mode != "RGB":
         image = image.convert("RGB")
-    return image, image.size[0] / width
+    return image, image.size[0] / width, image.size[1] / height
+
+
+def _resize_box(image: Image.Image, box: tuple[float, ...], sx: float, sy: float, size: int):
+    """``box`` = (top, left, h, w) in original pixels, scaled and resized to ``size``."""
+    top, left, h, w = box
+    area = (
+        left * sx,
+        top * sy,
+        min(image.size[0], (left + w) * sx),
+        min(image.size[1], (top + h) * sy),
+    )
+    out = image.resize((size, size), Image.Resampling.BILINEAR, box=area)
+    return np.asarray(out).transpose(2, 0, 1)
 
 
 def decode_crop(
@@ -74,11 +88,8 @@ def decode_crop(
 ) -> np.ndarray:
     """The crop ``box`` = (top, left, h, w) of the encoded image, resized to ``size`` x
     ``size``: uint8 [3, size, size]."""
-    top, left, h, w = box
-    image, s = _open_scaled(data, draft_factor(h, w, size) if draft else 1)
-    area = (left * s, top * s, (left + w) * s, (top + h) * s)
-    out = image.resize((size, size), Image.Resampling.BILINEAR, box=area)
-    return np.asarray(out).transpose(2, 0, 1)
+    image, sx, sy = _open_scaled(data, draft_factor(box[2], box[3], size) if draft else 1)
+    return _resize_box(image, box, sx, sy, size)
 
 
 def image_size(data: bytes) -> tuple[int, int]:
@@ -97,8 +108,6 @@ def center_box(height: int, width: int, size: int) -> tuple[float, float, float,
 def decode_center(data: bytes, size: int, draft: bool = True) -> np.ndarray:
     """Evaluation input: uint8 [3, size, size], resize + centre crop (see module doc)."""
     height, width = image_size(data)
-    top, left, h, w = center_box(height, width, size)
-    image, s = _open_scaled(data, draft_factor(h, w, size) if draft else 1)
-    area = (left * s, top * s, (left + w) * s, (top + h) * s)
-    out = image.resize((size, size), Image.Resampling.BILINEAR, box=area)
-    return np.asarray(out).transpose(2, 0, 1)
+    box = center_box(height, width, size)
+    image, sx, sy = _open_scaled(data, draft_factor(box[2], box[3], size) if draft else 1)
+    return _resize_box(image, box, sx, sy, size)

@@ -44,32 +44,37 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     os.replace(tmp, folder / MANIFEST)
 
 
+def manifest_problem(value: str) -> str | None:
+    """Why ``value`` (``shards:<path>`` or a path) is not a usable packed dataset, or None."""
+    folder = shards_path(value)
+    if not folder.exists():
+        return f"{folder} does not exist"
+    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
+        return f"{folder} is not a readable folder"
+    path = folder / MANIFEST
+    if not path.is_file():
+        partial = any(p.name.startswith(".partial-") for p in folder.iterdir())
+        what = "an unfinished pack (re-run `sslctl data pack`)" if partial else "not a dataset"
+        return f"{folder} is {what}: no {MANIFEST}; expected a folder written by `sslctl data pack`"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        return f"unreadable {path}: {err}"
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version != FORMAT_VERSION:
+        return (
+            f"format version {version!r} in {path}; expected {FORMAT_VERSION} (re-pack it with "
+            f"this sslctl: `sslctl data pack ... --out {folder}`)"
+        )
+    return None
+
+
 def read_manifest(name_or_path: str | Path, field: str = "data.name") -> dict[str, Any]:
     """The manifest of a packed dataset; a :class:`SslctlError` naming ``field`` and the
     value when the folder is missing, unreadable, not a packed dataset (or an unfinished
     one), or of another format version."""
     value = str(name_or_path)
-    folder = shards_path(value)
-    if not folder.exists():
-        raise SslctlError(f"{field}: {value!r}: {folder} does not exist")
-    if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-        raise SslctlError(f"{field}: {value!r}: {folder} is not a readable folder")
-    path = folder / MANIFEST
-    if not path.is_file():
-        partial = any(p.name.startswith(".partial-") for p in folder.iterdir())
-        what = "an unfinished pack (re-run `sslctl data pack`)" if partial else "not a dataset"
-        raise SslctlError(
-            f"{field}: {value!r}: {folder} is {what}: no {MANIFEST}; expected a folder "
-            "written by `sslctl data pack`"
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise SslctlError(f"{field}: {value!r}: unreadable {path}: {err}") from None
-    version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version != FORMAT_VERSION:
-        raise SslctlError(
-            f"{field}: {value!r}: format version {version!r} in {path}; expected "
-            f"{FORMAT_VERSION} (re-pack it with this sslctl: `sslctl data pack ... --out {folder}`)"
-        )
-    return manifest
+    problem = manifest_problem(value)
+    if problem is not None:
+        raise SslctlError(f"{field}: {value!r}: {problem}")
+    return json.loads((shards_path(value) / MANIFEST).read_text())

@@ -108,8 +108,11 @@ class _Summary:
             "source": str(source),
             "samples": sum(self.counts),
             "per_class": dict(zip(self.classes, self.counts, strict=True)),
-            "shorter_side": {"min": int(sides.min()), "median": int(np.median(sides)),
-                             "max": int(sides.max())},
+            "shorter_side": {
+                "min": int(sides.min()),
+                "median": int(np.median(sides)),
+                "max": int(sides.max()),
+            },
             "mean": mean.tolist(),
             "std": np.sqrt(np.maximum(square - mean**2, 0)).tolist(),
             "bytes": nbytes,
@@ -118,7 +121,11 @@ class _Summary:
 
 
 def _write_split(
-    split: Split, classes: list[str], out: Path, source: Path, options: dict[str, Any],
+    split: Split,
+    classes: list[str],
+    out: Path,
+    source: Path,
+    options: dict[str, Any],
     on_item: Callable[[], None],
 ) -> dict[str, Any]:
     from litdata.streaming.writer import BinaryWriter
@@ -164,16 +171,26 @@ def _check_out(out: Path, source: Path) -> None:
                 f"({json.loads(summary.read_text()).get('source')!r}); choose another folder"
             )
     ours = {mf.MANIFEST, "train", "val", "test"}
-    foreign = [p.name for p in out.iterdir() if p.name not in ours and not
-               p.name.startswith((".partial-", f".{mf.MANIFEST}"))]
+    foreign = [
+        p.name
+        for p in out.iterdir()
+        if p.name not in ours and not p.name.startswith((".partial-", f".{mf.MANIFEST}"))
+    ]
     if foreign:
-        raise SslctlError(f"--out: {str(out)!r} is not empty ({foreign[:3]}); expected a new "
-                          "folder or an earlier pack")
+        raise SslctlError(
+            f"--out: {str(out)!r} is not empty ({foreign[:3]}); expected a new "
+            "folder or an earlier pack"
+        )
 
 
 def pack_imagefolder(
-    source: Path, out: Path, *, max_side: int | None = None, workers: int = 1,
-    skip_bad: bool = False, on_split: Callable[[str, int], None] = lambda s, n: None,
+    source: Path,
+    out: Path,
+    *,
+    max_side: int | None = None,
+    workers: int = 1,
+    skip_bad: bool = False,
+    on_split: Callable[[str, int], None] = lambda s, n: None,
     on_item: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, Any], bool]:
     """Pack ``source`` into ``out``; returns (manifest, True when already complete)."""
