@@ -36,7 +36,7 @@ def logging_batches(trainer: Any, log: Path, sleep: float) -> None:
     """Record each step's sample indices (and slow the steps down by ``sleep``)."""
     original = trainer._batches
 
-    def batches(first: int, steps: int):  # noqa: ANN202
+    def batches(first: int, steps: int):
         for i, batch in enumerate(original(first, steps), first):
             with open(log, "a") as handle:
                 handle.write(f"{trainer.epoch} {i} {' '.join(map(str, batch['index'].tolist()))}\n")
