@@ -17,15 +17,21 @@ import torch
 from sslctl.recipe.schema import Recipe
 
 
-def tiny_recipe(packed: Path, **runtime: Any) -> Recipe:
-    """A seconds-long pretraining recipe on the packed set (6-image batches of 32 px)."""
+def tiny_recipe(packed: Path, batch_size: int = 6, **runtime: Any) -> Recipe:
+    """A seconds-long pretraining recipe on the packed set (32 px crops)."""
     return Recipe.model_validate(
         {
             "data": {"name": f"shards:{packed}", "image_size": 32, "workers": 2},
             "model": {"backbone": "resnet-mini", "width": 4},
             "projector": {"depth": 2, "width": 32, "out_dim": 16},
             "method": {"name": "vicreg"},
-            "optim": {"name": "sgd", "lr": 0.05, "batch_size": 6, "epochs": 2, "warmup_epochs": 0},
+            "optim": {
+                "name": "sgd",
+                "lr": 0.05,
+                "batch_size": batch_size,
+                "epochs": 2,
+                "warmup_epochs": 0,
+            },
             "augment": {"jitter": 0.8, "blur": 0.5, "flip": 0.5},
             "runtime": {"device": "cpu", "precision": "fp32", "channels_last": False, **runtime},
         }
