@@ -31,3 +31,9 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = root / "packed"
     pack_imagefolder(small_folder(root / "source"), out, workers=1)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The evaluation-image cache (under ``$SSLCTL_DATA``) goes to the test's folder."""
+    monkeypatch.setenv("SSLCTL_DATA", str(tmp_path / "data"))
