@@ -83,13 +83,22 @@ def _resize_box(image: Image.Image, box: tuple[float, ...], sx: float, sy: float
     return np.asarray(out).transpose(2, 0, 1)
 
 
+def decode_crops(
+    data: bytes, boxes: list[tuple[int, int, int, int]], size: int, draft: bool = True
+) -> np.ndarray:
+    """The crops ``boxes`` = [(top, left, h, w), ...] of the encoded image, each resized to
+    ``size`` x ``size``, from one decoding (at the scale the smallest crop allows):
+    uint8 [len(boxes), 3, size, size]."""
+    k = min(draft_factor(b[2], b[3], size) for b in boxes) if draft else 1
+    image, sx, sy = _open_scaled(data, k)
+    return np.stack([_resize_box(image, box, sx, sy, size) for box in boxes])
+
+
 def decode_crop(
     data: bytes, box: tuple[int, int, int, int], size: int, draft: bool = True
 ) -> np.ndarray:
-    """The crop ``box`` = (top, left, h, w) of the encoded image, resized to ``size`` x
-    ``size``: uint8 [3, size, size]."""
-    image, sx, sy = _open_scaled(data, draft_factor(box[2], box[3], size) if draft else 1)
-    return _resize_box(image, box, sx, sy, size)
+    """One crop: uint8 [3, size, size] (see :func:`decode_crops`)."""
+    return decode_crops(data, [box], size, draft)[0]
 
 
 def image_size(data: bytes) -> tuple[int, int]:

@@ -74,7 +74,7 @@ class CropBatches(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, epoch, index, CROP_SALT])
         height, width = crops.image_size(data)
         boxes = [crops.rrc_box(rng, height, width, self.scale, self.ratio) for _ in range(2)]
-        return np.stack([crops.decode_crop(data, b, self.size, self.draft) for b in boxes])
+        return crops.decode_crops(data, boxes, self.size, self.draft)
 
     def __getitem__(self, key: tuple[int, tuple[int, ...]]) -> dict[str, torch.Tensor]:
         epoch, indices = key
@@ -119,6 +119,8 @@ class StreamFeeder:
         self.rank, self.world, self.window = rank, world, window
         self.device = device or torch.device("cpu")
         self.sizes = chunk_sizes(split_dir)
+        import litdata  # noqa: F401  (imported once here, not in every forked worker)
+
         self.decoder = CropBatches(
             Reader(split_dir), seed=seed, size=size, scale=scale, ratio=ratio, draft=draft
         )
