@@ -63,7 +63,12 @@ def run_pipeline(
 
     start = time.perf_counter()
     rhash = recipe_hash(recipe)
-    dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=recipe.data.download)
+    dataset = load_dataset(
+        recipe.data.name,
+        root=recipe.data.root,
+        download=recipe.data.download,
+        image_size=recipe.data.image_size,
+    )
     ood_sets = {}
     for name in recipe.eval.ood.datasets:
         ood_sets.update(

@@ -72,7 +72,7 @@ def bench(
         typer.Option(
             "--section",
             help="augment, pretrain, linear, whitening, cli, "
-            "orchestration, memory (repeatable; default all).",
+            "orchestration, memory, data (repeatable; default all).",
         ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="Smaller sizes (minutes instead of ~15).")] = False,

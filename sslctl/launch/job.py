@@ -123,7 +123,9 @@ def _follow(recipe: Any) -> None:
     from sslctl.runtime import pick_device, pick_dtype, seed_everything, torch_threads
     from sslctl.train import Pretrainer
 
-    dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=False)
+    dataset = load_dataset(
+        recipe.data.name, root=recipe.data.root, download=False, image_size=recipe.data.image_size
+    )
     device = pick_device(recipe.runtime.device)
     dtype = pick_dtype(recipe.runtime.precision, device)
     checkpoint = runs_root() / recipe_hash(recipe) / "checkpoint.pt"

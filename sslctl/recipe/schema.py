@@ -39,14 +39,29 @@ class DataConfig(Block):
     name: str = "mnist5k"
     root: str | None = None
     download: bool = False
+    image_size: PositiveInt | None = Field(
+        None,
+        description="side of the training crops and evaluation images of a streamed "
+        "(shards:) set, default 224; resizes an in-memory set when given",
+    )
+    workers: NonNegativeInt | None = Field(
+        None, description="DataLoader workers decoding a streamed set (default: CPUs, max 8)"
+    )
 
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
         from sslctl.data import available_datasets, is_known_dataset
+        from sslctl.data.catalog import is_streamed
 
         if not is_known_dataset(name):
             raise ValueError(f"unknown dataset; expected one of {available_datasets()}")
+        if is_streamed(name):
+            from sslctl.data.stream.manifest import manifest_problem
+
+            problem = manifest_problem(name)
+            if problem is not None:
+                raise ValueError(problem)
         return name
 
 
@@ -246,6 +261,9 @@ class RuntimeConfig(Block):
         "a quarter of free memory) or in pinned host memory with non-blocking copies",
     )
     checkpoint_every: PositiveInt = Field(1, description="epochs between checkpoints")
+    checkpoint_steps: NonNegativeInt = Field(
+        0, description="also checkpoint every this many steps inside an epoch (0: never)"
+    )
 
 
 class LauncherConfig(Block):
