@@ -303,6 +303,16 @@ def value_cases() -> list[Case]:
             "launcher: {sbatch: {'bad key; rm': x}}\n", expect=["launcher.sbatch"], id="sbatch-key"
         ),
         recipe(
+            "launcher: {sbatch: {account: 'a b; rm -rf x'}}\n",
+            expect=["launcher.sbatch", "job script"],
+            id="sbatch-value",
+        ),
+        recipe(
+            "launcher: {partition: 'gpu\\nx'}\n",
+            expect=["launcher.partition"],
+            id="partition-value",
+        ),
+        recipe(
             "unknown_block: {a: 1}\n", expect=["unknown_block", "unknown key"], id="unknown-key"
         ),
     ]

@@ -8,6 +8,7 @@ function's signature by :func:`sslctl.recipe.load.resolve_method`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -295,10 +296,20 @@ class LauncherConfig(Block):
     @field_validator("mem")
     @classmethod
     def _slurm_mem(cls, value: str | None) -> str | None:
-        import re
-
         if value is not None and not re.fullmatch(r"\d+[KMGT]?", value):
             raise ValueError("expected a number with an optional unit K, M, G or T, e.g. 32G")
+        return value
+
+    @field_validator("partition", "sbatch")
+    @classmethod
+    def _script_safe(cls, value: Any) -> Any:
+        values = value.values() if isinstance(value, dict) else [value]
+        for item in values:
+            if isinstance(item, str) and re.search(r"[\s'\"`$\\#;]", item):
+                raise ValueError(
+                    f"got {item!r}; SLURM values are written into the job script and cannot "
+                    "hold spaces, quotes, '$', '`', '\\', '#' or ';'"
+                )
         return value
 
     @model_validator(mode="after")
