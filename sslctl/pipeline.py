@@ -131,10 +131,12 @@ def run_pipeline(
         )
     except Pruned as err:
         tracker.set_tags(run_id, {STATUS_TAG: "pruned", f"{TAG}error": str(err)})
+        tracker.close_stages(run_id, "pruned")
         tracker.finish(run_id, "KILLED")
         raise
     except KeyboardInterrupt:
         tracker.set_tags(run_id, {STATUS_TAG: "interrupted"})
+        tracker.close_stages(run_id, "interrupted")
         tracker.finish(run_id, "KILLED")
         raise
     except SystemExit:
@@ -144,8 +146,10 @@ def run_pipeline(
         raise
     except BaseException as err:
         tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
+        tracker.close_stages(run_id, "failed")
         tracker.finish(run_id, "FAILED")
         raise
+    tracker.delete_tag(run_id, f"{TAG}error")  # from an earlier failed attempt
     if stages == "pretrain":
         tracker.set_tags(run_id, {STATUS_TAG: "pretrained"})  # the evaluations come next
     else:
@@ -241,8 +245,13 @@ def _new_run(
         **extra_tags,
     }
     run_id = tracker.create(exp_id, name, tags)
-    tracker.log_params(run_id, flatten(to_dict(recipe)))
-    tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
+    try:
+        tracker.log_params(run_id, flatten(to_dict(recipe)))
+        tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
+    except Exception as err:  # never leave a run RUNNING that nothing will finish
+        tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
+        tracker.finish(run_id, "FAILED")
+        raise SslctlError(f"MLflow refused the recipe of run {run_id}: {err}") from None
     return run_id
 
 

@@ -19,7 +19,7 @@ from sslctl.evals.diagnostics import (
     spectrum_of,
 )
 from sslctl.evals.features import raw_pixels
-from sslctl.evals.linear import protocol
+from sslctl.evals.linear import chance_warning, protocol
 from sslctl.evals.suite import evaluate_encoder
 from sslctl.recipe import Recipe
 from sslctl.runtime import atomic_save, pick_device, pick_dtype, seed_everything, torch_threads
@@ -120,6 +120,12 @@ def run_stages(
                 prefix = "" if on == "backbone" else "projector/"
                 metrics.update({prefix + k: v for k, v in evaluate(encoder).items()})
             tracker.log_metrics(run_id, metrics)
+            warning = chance_warning(
+                metrics.get("linear/top1"), dataset.train.num_classes, recipe.eval.linear.lr
+            )
+            if warning:
+                say(f"warning: {warning}")
+                tracker.set_tags(run_id, {f"{TAG}warning.linear": warning})
             tracker.set_tags(
                 run_id,
                 {

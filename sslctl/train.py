@@ -354,9 +354,11 @@ class Pretrainer:
         out = self.loss_fn(z1, z2)
         loss = out["loss"]
         if not math.isfinite(loss.item()):
+            finite_views = all(bool(torch.isfinite(v).all()) for v in views)
             raise Diverged(
                 f"pretraining diverged at epoch {self.epoch + 1}: loss is {loss.item()} "
-                f"(method {self.recipe.method.name}, lr {self.optimizer.param_groups[0]['lr']:.3g})"
+                f"(method {self.recipe.method.name}, lr {self.optimizer.param_groups[0]['lr']:.3g}"
+                f"); {divergence_cause(finite_views, z1, z2)}"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -364,3 +366,18 @@ class Pretrainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.optim.grad_clip)
         self.optimizer.step()
         return {k: float(v.detach()) for k, v in out.items()}
+
+
+def divergence_cause(finite_views: bool, z1: torch.Tensor, z2: torch.Tensor) -> str:
+    """The likely cause of a non-finite loss, from where the non-finite values start."""
+    if not finite_views:
+        return (
+            "the augmented views already hold non-finite values: an augment.* setting is "
+            "out of range (see `sslctl validate`)"
+        )
+    if not (torch.isfinite(z1).all() and torch.isfinite(z2).all()):
+        return "the embeddings are non-finite: lower optim.lr or set optim.grad_clip"
+    return (
+        "the loss of finite embeddings is non-finite: check the method's coefficients, "
+        "or lower optim.lr"
+    )

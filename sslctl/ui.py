@@ -16,6 +16,7 @@ from rich.progress import (
 from rich.table import Table
 
 from sslctl.evals.ood import headline
+from sslctl.markup import escape
 
 
 class RichReporter:
@@ -84,11 +85,11 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
         for k, v in diagnostics.items()
         if k in metrics or k.replace("/", "/projector/", 1) in metrics
     }
-    table = Table(title=title)
+    table = Table(title=escape(title))  # the experiment and recipe names are the user's
     table.add_column("encoder")
     for col in columns:
         label = "knn top-1 %" if col == "knn/top1" else col.removesuffix("/top1") + " top-1 %"
-        table.add_column(label, justify="right")
+        table.add_column(escape(label), justify="right")
     for label in diagnostics.values():
         table.add_column(label, justify="right")
 
@@ -122,12 +123,12 @@ def _fmt(value: float | None) -> str:
 
 def leaderboard_table(result: Any, objective: str) -> Table:
     """A sweep's trials, best first."""
-    table = Table(title=f"sweep {result.name} ({result.study})")
+    table = Table(title=escape(f"sweep {result.name} ({result.study})"))
     keys = sorted({k for row in result.rows for k in row.point})
     table.add_column("trial", justify="right")
     for key in keys:
-        table.add_column(key)
-    table.add_column(objective, justify="right")
+        table.add_column(escape(key))
+    table.add_column(escape(objective), justify="right")
     table.add_column("state")
     table.add_column("runs / reason")
     for row in result.rows:
@@ -139,10 +140,10 @@ def leaderboard_table(result: Any, objective: str) -> Table:
         note = row.reason or ", ".join(r[:8] for r in row.runs)
         table.add_row(
             str(row.trial),
-            *(str(row.point.get(k, "")) for k in keys),
+            *(escape(row.point.get(k, "")) for k in keys),
             value,
             row.state.lower(),
-            note,
+            escape(note),
         )
     return table
 
@@ -155,7 +156,8 @@ def slurm_jobs_table(rows: list[Any]) -> Table:
     for row in rows:
         epoch = f"{row.epoch}/{row.epochs}" if row.epochs else "-"
         job = row.job_id + (f" ({row.part})" if row.part not in ("", "all") else "")
-        table.add_row(job, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
+        cells = (job, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
+        table.add_row(*(escape(c) for c in cells))
     return table
 
 
@@ -166,7 +168,8 @@ def open_runs_table(rows: list[Any]) -> Table:
         table.add_column(col, overflow="fold")
     for r in rows:
         epoch = f"{r.epoch}/{r.epochs}" if r.epochs else "-"
-        table.add_row(r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where)
+        cells = (r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where)
+        table.add_row(*(escape(c) for c in cells))
     table.caption = "interrupted runs resume with the same command; failed ones: see the run"
     return table
 
@@ -180,5 +183,5 @@ def sweeps_table(rows: list[Any]) -> Table:
         best = "-" if r.best is None else f"{r.best:.2f} ({r.objective})"
         budget = "-" if r.budget is None else str(r.budget)
         counts = (r.complete, r.pruned, r.failed, r.running, r.waiting)
-        table.add_row(r.name, *(str(c) for c in counts), budget, best)
+        table.add_row(escape(r.name), *(str(c) for c in counts), budget, escape(best))
     return table

@@ -41,5 +41,7 @@ def main() -> None:
     try:
         app()
     except SslctlError as err:  # raised outside a command's own handling
-        print(f"error: {err}", file=sys.stderr)
+        from sslctl.markup import visible
+
+        print(f"error: {visible(str(err), keep=chr(10))}", file=sys.stderr)
         sys.exit(err.exit_code)

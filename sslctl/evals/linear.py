@@ -91,3 +91,16 @@ def train_probe(
     mean = features.mean(0)
     std = features.std(0).clamp_min(1e-6)
     return fit_head(lambda idx: features[idx], labels, num_classes, cfg, mean, std, seed=seed)
+
+
+def chance_warning(top1: float | None, num_classes: int, lr: float) -> str | None:
+    """A warning when a probe's top-1 accuracy (%) is within 1.5x of chance: a probe that
+    diverged (``eval.linear.lr`` far too high) reports chance accuracy, not an error."""
+    chance = 100.0 / num_classes
+    if top1 is None or top1 > 1.5 * chance:
+        return None
+    return (
+        f"linear probe at chance level ({top1:.1f}% with {num_classes} classes, chance "
+        f"{chance:.1f}%): it likely diverged or the encoder collapsed; try a lower "
+        f"eval.linear.lr (now {lr:g})"
+    )

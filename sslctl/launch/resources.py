@@ -30,13 +30,19 @@ def evaluation_request(cfg: LauncherConfig) -> LauncherConfig:
     )
 
 
+def script_safe(name: str) -> str:
+    """A job name that can be written unquoted into ``#SBATCH --job-name=...`` (the
+    experiment name is the user's: spaces, quotes and the rest become ``_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:128]
+
+
 def executor_parameters(
     cfg: LauncherConfig, job_name: str, after: str | None = None
 ) -> dict[str, Any]:
     """Parameters for ``submitit.SlurmExecutor.update_parameters``; ``after``: a job id
     this job waits for (``--dependency=afterok:ID``, cancelled if that job fails)."""
     params: dict[str, Any] = {
-        "job_name": job_name,
+        "job_name": script_safe(job_name),
         "nodes": cfg.nodes,
         "ntasks_per_node": tasks_per_node(cfg),
         "time": time_minutes(cfg.time),
@@ -63,7 +69,7 @@ def sbatch_options(
     """The same request as ``sbatch`` options (used with ``sbatch --test-only``)."""
     params = executor_parameters(cfg, job_name, after)
     opts = [
-        f"--job-name={job_name}",
+        f"--job-name={script_safe(job_name)}",
         f"--nodes={params['nodes']}",
         f"--ntasks-per-node={params['ntasks_per_node']}",
         f"--time={params['time']}",

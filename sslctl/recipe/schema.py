@@ -8,6 +8,7 @@ function's signature by :func:`sslctl.recipe.load.resolve_method`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,7 +24,7 @@ Severity = Annotated[int, Field(ge=1, le=5)]
 class Block(BaseModel):
     """A recipe block: unknown keys are errors, assignments are re-validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _ordered_pair(value: tuple[float, float], what: str) -> tuple[float, float]:
@@ -88,7 +89,7 @@ class ProjectorConfig(Block):
 class MethodConfig(BaseModel):
     """The SSL loss: ``name`` plus the loss function's keyword hyper-parameters."""
 
-    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    model_config = ConfigDict(extra="allow", validate_assignment=True, allow_inf_nan=False)
 
     name: str = "vicreg"
 
@@ -214,7 +215,9 @@ class IndependenceConfig(Block):
     samples: Annotated[int, Field(ge=8)] = Field(1000, description="held-out samples used")
     subset: Annotated[int, Field(ge=2)] = Field(4, description="features in the dHSIC test")
     permutations: NonNegativeInt = Field(0, description="> 0 adds permutation p-values")
-    seed: int | None = Field(None, description="pair/sample draw; default the recipe seed")
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = Field(
+        None, description="pair/sample draw; default the recipe seed"
+    )
 
 
 class SpectrumConfig(Block):
@@ -285,7 +288,7 @@ class LauncherConfig(Block):
         description="single: every stage in one job; afterok: pretraining, then the "
         "evaluations as a one-task job that starts when pretraining succeeded",
     )
-    sbatch: dict[str, str | int | bool] = Field(
+    sbatch: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")], str | int | bool] = Field(
         default_factory=dict, description="additional sbatch options, e.g. {account: abc}"
     )
 
@@ -311,10 +314,20 @@ class LauncherConfig(Block):
     @field_validator("mem")
     @classmethod
     def _slurm_mem(cls, value: str | None) -> str | None:
-        import re
-
         if value is not None and not re.fullmatch(r"\d+[KMGT]?", value):
             raise ValueError("expected a number with an optional unit K, M, G or T, e.g. 32G")
+        return value
+
+    @field_validator("partition", "sbatch")
+    @classmethod
+    def _script_safe(cls, value: Any) -> Any:
+        values = value.values() if isinstance(value, dict) else [value]
+        for item in values:
+            if isinstance(item, str) and re.search(r"[\s'\"`$\\#;]", item):
+                raise ValueError(
+                    f"got {item!r}; SLURM values are written into the job script and cannot "
+                    "hold spaces, quotes, '$', '`', '\\', '#' or ';'"
+                )
         return value
 
     @model_validator(mode="after")
@@ -330,8 +343,10 @@ class LauncherConfig(Block):
 class Recipe(Block):
     """A complete, resolved experiment description."""
 
-    experiment: Annotated[str, Field(min_length=1)] = "default"
-    seed: NonNegativeInt = 0
+    experiment: Annotated[str, Field(min_length=1, max_length=200)] = "default"
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(
+        0, description="at most 2^32 - 1 (NumPy's range; torch's generators take seed*100003+epoch)"
+    )
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     projector: ProjectorConfig = ProjectorConfig()
