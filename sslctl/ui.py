@@ -35,6 +35,8 @@ class RichReporter:
         )
         self.epochs: Any = None
         self.steps: Any = None
+        self.evals: Any = None
+        self.eval_what = ""
 
     def start(self, epochs: int, first_epoch: int, steps_per_epoch: int) -> None:
         self.progress.start()
@@ -51,10 +53,24 @@ class RichReporter:
         self.progress.update(self.epochs, advance=1, info=info)
         self.progress.reset(self.steps)
 
+    def progress_of(self, what: str, done: int, total: int) -> None:
+        """An evaluation step (features of a split or OOD set, linear-probe epochs): one
+        bar, re-labelled as the steps follow each other."""
+        if self.evals is None:
+            self.progress.start()
+            self.evals = self.progress.add_task("eval", total=total, info="")
+        if what != self.eval_what:
+            self.eval_what = what
+            self.progress.reset(self.evals, total=total, description=f"eval {what}")
+        self.progress.update(self.evals, completed=done)
+
     def stop(self) -> None:
         if self.steps is not None:
             self.progress.remove_task(self.steps)
             self.steps = None
+        if self.evals is not None:
+            self.progress.remove_task(self.evals)
+            self.evals = None
         self.progress.stop()
 
 

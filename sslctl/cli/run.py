@@ -75,11 +75,12 @@ def pretrain(
     except SslctlError as err:
         fail(err)
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    from sslctl.cli.evaluate import reporter_for
     from sslctl.pipeline import run_pipeline
     from sslctl.tracking import mlflow_ui_hint
-    from sslctl.ui import RichReporter, summary_table
+    from sslctl.ui import summary_table
 
-    reporter = RichReporter(console)
+    reporter = reporter_for(console)
     console.print(
         f"[bold]sslctl pretrain[/] {recipe}: {resolved.method.name} on "
         f"{resolved.data.name}, {resolved.optim.epochs} epochs, seed {resolved.seed}"
@@ -91,6 +92,7 @@ def pretrain(
             force=force,
             reporter=reporter,
             say=lambda m: console.print(f"[dim]{m}[/]"),
+            progress=reporter.progress_of,
         )
     except SslctlError as err:
         reporter.stop()

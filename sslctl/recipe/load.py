@@ -16,8 +16,10 @@ from pydantic import BaseModel, ValidationError, create_model
 from sslctl.errors import RecipeError
 from sslctl.recipe.schema import MethodConfig, Recipe
 
-# where a run executes, and where its data sits, do not change what it computes
-HASH_EXCLUDED = ("launcher", "runtime.data_on_device")
+# where a run executes, and where its data sits, do not change what it computes; the
+# evaluation settings do not change the trained weights (they have their own hashes,
+# sslctl.evaluate.settings_hash), so changing only eval.* re-evaluates a finished run
+HASH_EXCLUDED = ("launcher", "runtime.data_on_device", "eval")
 
 
 class _Loader(yaml.SafeLoader):
@@ -240,7 +242,9 @@ def to_dict(recipe: Recipe) -> dict[str, Any]:
 
 
 def recipe_hash(recipe: Recipe) -> str:
-    """Content hash of what a recipe computes (launcher settings excluded); keys caching."""
+    """The pretraining identity: a content hash of everything that changes the trained
+    weights (``launcher``, ``runtime.data_on_device`` and ``eval`` excluded). It keys the
+    MLflow run (tag ``sslctl.recipe_hash``) and the checkpoint folder."""
     data = to_dict(recipe)
     for dotted in HASH_EXCLUDED:
         *parents, key = dotted.split(".")
