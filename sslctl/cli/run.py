@@ -93,6 +93,7 @@ def pretrain(
             reporter=reporter,
             say=lambda m: console.print(f"[dim]{m}[/]"),
             progress=reporter.progress_of,
+            extra_tags={"sslctl.command": _command(recipe, set_ or [], force)},
         )
     except SslctlError as err:
         reporter.stop()
@@ -120,6 +121,14 @@ def pretrain(
 
     console.print(f"MLflow run [bold]{result.run_id}[/] in experiment '{result.experiment}'")
     console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+
+
+def _command(recipe: Path, sets: list[str], force: bool) -> str:
+    """The command line that runs (and resumes) this pretraining, for ``sslctl status``."""
+    import shlex
+
+    args = ["sslctl", "pretrain", str(recipe), *(f"--set={s}" for s in sets)]
+    return shlex.join(args)
 
 
 def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:
