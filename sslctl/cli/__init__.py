@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from sslctl.cli import data, jobs, results, run, study
+from sslctl.cli import data, evaluate, jobs, results, run, study
 from sslctl.errors import SslctlError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app = typer.Typer(
 for command in (
     run.validate,
     run.pretrain,
+    evaluate.evaluate,
     jobs.status,
     jobs.cancel,
     results.sweep,

@@ -82,6 +82,7 @@ class PipelineJob(Checkpointable):
 
     def _main(self, recipe: Any, world: int) -> dict[str, float]:
         from sslctl.pipeline import run_pipeline
+        from sslctl.progress import PlainReporter
         from sslctl.tracking import TAG, Tracker
 
         tracker = Tracker()
@@ -103,6 +104,7 @@ class PipelineJob(Checkpointable):
             reporter=LogReporter(),
             say=lambda m: print(m, flush=True),
             stages=self.stages,
+            progress=PlainReporter().progress_of,
         )
         print(f"pipeline finished in {time.time() - start:.0f} s; run {result.run_id}", flush=True)
         return result.metrics

@@ -4,6 +4,7 @@ multi-node GPU requests can be unit-tested on any machine."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sslctl.recipe.durations import time_minutes

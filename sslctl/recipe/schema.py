@@ -179,23 +179,35 @@ class LinearEvalConfig(Block):
 
 
 class OODConfig(Block):
-    """Out-of-domain sets; the in-domain linear head is applied unchanged."""
+    """Out-of-domain sets; the in-domain linear head is applied unchanged. An entry is a
+    name (``digits``, ``<dataset>-c``, a dataset), a folder of ``<class>/*`` images
+    (``/data/mine`` or ``imagefolder:/data/mine``; ``<folder>-c`` its corruptions), or a
+    one-key mapping ``{short name: entry}`` (:mod:`sslctl.data.oodsets`)."""
 
-    datasets: list[str] = ["digits", "mnist5k-c"]
+    datasets: list[str | dict[str, str]] = ["digits", "mnist5k-c"]
     severities: list[Severity] = [1, 2, 3, 4, 5]
     corruptions: list[str] | None = None
 
     @field_validator("datasets")
     @classmethod
-    def _known(cls, names: list[str]) -> list[str]:
+    def _known(cls, entries: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
         from sslctl.data import is_known_ood
 
-        bad = [n for n in names if not is_known_ood(n)]
+        def source_ok(source: str) -> bool:
+            return is_known_ood(source) or "/" in source or source.startswith("~")
+
+        bad = [
+            e
+            for e in entries
+            if (isinstance(e, str) and not source_ok(e))
+            or (isinstance(e, dict) and (len(e) != 1 or not source_ok(next(iter(e.values())))))
+        ]
         if bad:
             raise ValueError(
-                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c' or a dataset name"
+                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c', a dataset "
+                "name, a folder path, or a one-key mapping {short name: one of these}"
             )
-        return names
+        return entries
 
 
 class KNNConfig(Block):
