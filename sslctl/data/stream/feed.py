@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from sslctl.data.stream import crops
+from sslctl.data.stream.manifest import require_litdata
 from sslctl.data.stream.order import DEFAULT_WINDOW, epoch_order, local_batch
 
 CROP_SALT = 0xC209
@@ -126,6 +127,7 @@ class StreamFeeder:
         self.rank, self.world, self.window = rank, world, window
         self.device = device or torch.device("cpu")
         self.sizes = [n for d in _dirs(split_dirs) for n in chunk_sizes(d)]
+        require_litdata()
         import litdata  # noqa: F401  (imported once here, not in every forked worker)
 
         self.decoder = CropBatches(

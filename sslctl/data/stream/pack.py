@@ -137,6 +137,7 @@ def write_split(
 ) -> dict[str, Any]:
     """Write one split's ``("ok", sample)`` / ``("bad", reason)`` stream into
     ``out/.partial-<name>``, then rename it to ``out/<name>``; returns its summary."""
+    mf.require_litdata()
     from litdata.streaming.writer import BinaryWriter
 
     partial = out / f".partial-{name}"
