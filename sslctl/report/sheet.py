@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sslctl.report.aggregate import Cell, Group, Pivot, Report
-from sslctl.report.protocols import protocol_notes
+from sslctl.report.protocols import BASELINE_PROTOCOL, protocol_notes
 
 MISSING = "-"
 
@@ -122,10 +122,7 @@ def report_notes(report: Report) -> list[str]:
     if report.sort:
         notes.append(f"rows: sorted by {report.sort}")
     if report.baselines:
-        notes.append(
-            "baselines: the same evaluations on raw pixels and on a random-init backbone, "
-            "same data, aggregated over the runs above"
-        )
+        notes.append(f"{BASELINE_PROTOCOL}; aggregated over the runs above")
     notes += status_notes(report.excluded, report.included)
     return notes
 
