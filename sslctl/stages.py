@@ -19,6 +19,7 @@ from sslctl.evals.diagnostics import (
     spectrum_of,
 )
 from sslctl.evals.features import raw_pixels
+from sslctl.evals.health import HEALTH_TAG, check_training
 from sslctl.evals.linear import protocol
 from sslctl.evals.suite import evaluate_encoder
 from sslctl.recipe import Recipe
@@ -160,6 +161,11 @@ def run_stages(
             metrics.update({f"baseline/random/{k}": v for k, v in evaluate(random_init).items()})
             tracker.log_metrics(run_id, metrics)
             mark("baselines", "done")
+    losses = [float(h["loss"]) for h in trainer.history]
+    health = check_training(losses, tracker.get(run_id).metrics, dataset.train.num_classes)
+    tracker.set_tags(run_id, {HEALTH_TAG: health.tag})
+    if not health.trained:
+        say(f"warning: {health.tag}")
     return StagesResult(resumed_epoch)
 
 

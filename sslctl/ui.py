@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,6 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sslctl.evals.health import FLAG
 from sslctl.evals.ood import headline
 
 
@@ -137,13 +139,19 @@ def leaderboard_table(result: Any, objective: str) -> Table:
             else f"{row.value:.2f}" + (f" ± {row.std:.2f}" if row.std is not None else "")
         )
         note = row.reason or ", ".join(r[:8] for r in row.runs)
+        state = row.state.lower()
+        if row.not_trained:
+            state = f"[red]{FLAG}[/] ({len(row.not_trained)}/{len(row.runs)} seeds)"
+            note = "; ".join(row.not_trained)
         table.add_row(
             str(row.trial),
-            *(str(row.point.get(k, "")) for k in keys),
+            *(escape(str(row.point.get(k, ""))) for k in keys),
             value,
-            row.state.lower(),
-            note,
+            state,
+            escape(note),
         )
+    if result.links:
+        table.caption = "linked: " + ", ".join(f"{t} = {s}" for t, s in result.links.items())
     return table
 
 

@@ -124,8 +124,9 @@ def report_notes(report: Report) -> list[str]:
     if report.baselines:
         notes.append(
             "baselines: the same evaluations on raw pixels and on a random-init backbone, "
-            "same data, aggregated over the runs above"
+            "same data; n = distinct data, evaluation and seed settings among the runs above"
         )
+    notes += [f"not trained (health): {line}" for line in report.flagged]
     notes += status_notes(report.excluded, report.included)
     return notes
 

@@ -1,6 +1,7 @@
 """Sweep files (``sweeps/NAME.yaml``): a base recipe, a search space over dotted recipe
-paths, the sampler, pruner, objective, budget and seeds. Validated completely (every
-grid value and range end is tried against the recipe schema) before anything exists."""
+paths, linked paths that take a swept path's value, the sampler, pruner, objective,
+budget and seeds. Validated completely (every grid value and range end is tried against
+the recipe schema) before anything exists."""
 
 from __future__ import annotations
 
@@ -68,6 +69,11 @@ class SweepSpec(BaseModel):
     base: str = Field(description="base recipe, relative to the sweep file")
     set: list[str] = Field(default_factory=list, description="overrides applied to the base")
     space: dict[str, Dimension]
+    link: dict[str, str] = Field(
+        default_factory=dict,
+        description="PATH: SWEPT_PATH, PATH takes the swept path's value at every point "
+        "(projector.out_dim: projector.width varies the projector's dimension throughout)",
+    )
     sampler: Literal["grid", "tpe", "random"] = "grid"
     pruner: Literal["median", "hyperband", "none"] = "none"
     objective: Objective = Objective()
@@ -96,6 +102,13 @@ class SweepSpec(BaseModel):
                 raise ValueError(f"sampler grid needs lists or choices; {bad} are ranges")
         elif self.trials is None:
             raise ValueError(f"trials: required for sampler {self.sampler!r}")
+        for target, source in self.link.items():
+            if source not in self.space:
+                raise ValueError(
+                    f"link.{target}: got {source!r}; expected a swept path ({list(self.space)})"
+                )
+            if target in self.space:
+                raise ValueError(f"link.{target}: {target!r} is swept itself; link or sweep it")
         return self
 
     def base_path(self) -> Path:
@@ -107,14 +120,20 @@ class SweepSpec(BaseModel):
         values = [d.choices if isinstance(d, Choices) else d for d in self.space.values()]
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
+    def linked(self, point: dict[str, Any]) -> dict[str, Any]:
+        """The point with every linked path set to its swept path's value."""
+        extra = {t: point[s] for t, s in self.link.items() if s in point}
+        return {**point, **extra}
+
     def recipe_for(self, point: dict[str, Any], seed: int) -> Recipe:
-        """The base recipe with the sweep's overrides, this point and this seed. A point
-        that changes ``method.name`` starts from that method's defaults."""
+        """The base recipe with the sweep's overrides, this point (linked paths included)
+        and this seed. A point that changes ``method.name`` starts from that method's
+        defaults."""
         source = str(self.base_path())
         data = apply_overrides(compose(self.base_path()), self.set)
         if "method.name" in point:
             data["method"] = {"name": point["method.name"]}
-        overrides = [f"{k}={_yaml_value(v)}" for k, v in point.items()]
+        overrides = [f"{k}={_yaml_value(v)}" for k, v in self.linked(point).items()]
         return validate(apply_overrides(data, [*overrides, f"seed={seed}"]), source)
 
 

@@ -46,6 +46,9 @@ def write_sweep(path: Path, space: str, extra: str = "", sets: list[str] = TINY)
         ("  projector.width: [8, -1]", "", "projector.width"),
         ("  optim.lr: {low: 0.0, high: 1.0, log: true}", "sampler: random\ntrials: 2", "log"),
         ("  optim.lr: {low: 0.1, high: 1.0}", "sampler: grid", "ranges"),
+        ("  projector.width: [8, 16]", "link: {projector.out_dim: projector.depth}", "swept"),
+        ("  projector.width: [8, 16]", "link: {projector.widht: projector.width}", "widht"),
+        ("  projector.width: [8, 16]", "link: {projector.width: projector.width}", "itself"),
     ],
 )
 def test_bad_sweep_files_fail_before_anything_is_created(
@@ -72,6 +75,28 @@ def test_grid_points_and_method_switch(workdir: Path) -> None:
     recipe = spec.recipe_for({"method.name": "barlow", "projector.width": 64}, seed=3)
     assert recipe.method.name == "barlow" and recipe.projector.width == 64 and recipe.seed == 3
     assert "sim_coeff" not in recipe.method.params()
+
+
+def test_linked_paths_take_the_swept_value(workdir: Path) -> None:
+    """``link: {projector.out_dim: projector.width}`` with a grid over width and depth:
+    every point's recipe has out_dim == width (the papers' 8192-8192-8192), the other
+    fields as the grid says, and the grid itself is unchanged (width x depth)."""
+    path = write_sweep(
+        workdir / "s.yaml",
+        "  projector.width: [16, 64]\n  projector.depth: [2, 3]",
+        "link: {projector.out_dim: projector.width}",
+    )
+    spec = load_sweep(str(path))
+    assert spec.grid() == [
+        {"projector.width": w, "projector.depth": d} for w in (16, 64) for d in (2, 3)
+    ]
+    shapes = [
+        (r.projector.width, r.projector.out_dim, r.projector.depth)
+        for r in (spec.recipe_for(p, seed=1) for p in spec.grid())
+    ]
+    assert shapes == [(16, 16, 2), (16, 16, 3), (64, 64, 2), (64, 64, 3)]
+    unlinked = write_sweep(workdir / "u.yaml", "  projector.width: [16, 64]")
+    assert load_sweep(str(unlinked)).recipe_for({"projector.width": 64}, 0).projector.out_dim == 16
 
 
 def _trial_points(workdir: Path) -> collections.Counter:
