@@ -49,6 +49,8 @@ def write_sweep(path: Path, space: str, extra: str = "", sets: list[str] = TINY)
         ("  projector.width: [8, 16]", "link: {projector.out_dim: projector.depth}", "swept"),
         ("  projector.width: [8, 16]", "link: {projector.widht: projector.width}", "widht"),
         ("  projector.width: [8, 16]", "link: {projector.width: projector.width}", "itself"),
+        ("  projector.width: [8, 16]", "link: {optim.lr: {projector.width: {8: 0.1}}}", "[16]"),
+        ("  projector.width: [8, 16]", "link: {optim.lr: {projector.width: {8: -1, 16: 1}}}", "lr"),
     ],
 )
 def test_bad_sweep_files_fail_before_anything_is_created(
@@ -95,6 +97,14 @@ def test_linked_paths_take_the_swept_value(workdir: Path) -> None:
         for r in (spec.recipe_for(p, seed=1) for p in spec.grid())
     ]
     assert shapes == [(16, 16, 2), (16, 16, 3), (64, 64, 2), (64, 64, 3)]
+    ruled = write_sweep(
+        workdir / "r.yaml",
+        "  projector.width: [16, 64]",
+        "link:\n  projector.out_dim: projector.width\n"
+        "  optim.lr: {projector.width: {16: 0.002, 64: 0.0005}}",
+    )
+    recipe = load_sweep(str(ruled)).recipe_for({"projector.width": 64}, seed=0)
+    assert (recipe.projector.out_dim, recipe.optim.lr) == (64, 0.0005)
     unlinked = write_sweep(workdir / "u.yaml", "  projector.width: [16, 64]")
     assert load_sweep(str(unlinked)).recipe_for({"projector.width": 64}, 0).projector.out_dim == 16
 
