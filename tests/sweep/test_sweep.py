@@ -199,3 +199,20 @@ def test_budgeted_sweep_stops_at_its_trial_budget(workdir: Path) -> None:
     assert any(t.user_attrs.get("stale") for t in study.get_trials())
     again = run_sweep(spec, say=lambda m: None)
     assert again.already_finished and len(again.rows) == 2
+
+
+@pytest.mark.parametrize(
+    "name", ["projector-width", "projector-depth", "methods-by-width", "invariance"]
+)
+def test_shipped_sweeps_validate_with_three_seeds(name: str) -> None:
+    """Every shipped sweep file validates (each grid value tried) and runs 3 seeds a point."""
+    assert load_sweep(name).seeds == [0, 1, 2]
+
+
+def test_shipped_width_sweep_varies_the_dimension_throughout() -> None:
+    """projector-width follows the papers: hidden width == out_dim at every point, and the
+    projector's lr follows the stated rule min(1, 1024 / width)."""
+    spec = load_sweep("projector-width")
+    for point in spec.grid():
+        p = spec.recipe_for(point, seed=0).projector
+        assert p.out_dim == p.width and p.lr_scale == min(1.0, 1024 / p.width)
