@@ -79,7 +79,7 @@ def metric_choice(opts: ReportOptions) -> MetricChoice:
 
         def keep(key: str) -> bool:
             base = key.removeprefix("baseline/raw/").removeprefix("baseline/random/")
-            return key in exact or any(glob_match(base, p) for p in patterns)
+            return key in exact or base in exact or any(glob_match(base, p) for p in patterns)
 
         return keep
 

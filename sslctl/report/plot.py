@@ -1,6 +1,7 @@
 """PNG plots: a metric against a recipe field, one line per hue value, error bars = std
-over seeds; for a sweep, its objective against each swept field. Runs that did not train
-are red crosses, outside the lines and means."""
+over seeds (only where a point has two runs or more; the legend gives each line's n),
+dashed lines at the raw-pixel and random-init baselines; runs that did not train are red
+crosses, outside the lines and means; for a sweep, its objective against each swept field."""
 
 from __future__ import annotations
 
@@ -59,9 +60,20 @@ def parse_plot(spec: str, rows: list[RunRow]) -> PlotSpec:
 
 
 def plot(rows: list[RunRow], spec: PlotSpec, out: Path, title: str | None = None) -> Path:
-    """Write ``spec.y`` against ``spec.x`` (mean ± std over the runs at each point) to the
-    PNG ``out``; text x as categories, numeric x on a log axis when it spans a factor of
-    4 or more."""
+    """Write :func:`figure` to the PNG ``out``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(rows, spec, title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def figure(rows: list[RunRow], spec: PlotSpec, title: str | None = None) -> Any:
+    """``spec.y`` against ``spec.x`` (mean ± std over the runs at each point, with the
+    baselines); text x as categories, numeric x on a log axis when it spans a factor of 4
+    or more."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,33 +87,55 @@ def plot(rows: list[RunRow], spec: PlotSpec, out: Path, title: str | None = None
     numeric = all(as_number(v) is not None and math.isfinite(float(v)) for v in xs)
     position = {v: float(v) if numeric else float(i) for i, v in enumerate(xs)}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    counts: list[int] = []
     for label, points in sorted(series.items(), key=lambda kv: order_key(kv[0])):
         here = sorted(points, key=order_key)
         cells = [aggregate(points[v]) for v in here]
+        counts += [c.n for c in cells]
         ax.errorbar(
             [position[v] for v in here],
             [c.mean for c in cells],
-            yerr=[c.std if math.isfinite(c.std) else 0.0 for c in cells],
+            yerr=[c.std if c.n >= 2 and math.isfinite(c.std) else 0.0 for c in cells],
             marker="o",
             capsize=3,
-            label=label,
+            label=f"{label} ({n_text([c.n for c in cells])})",
         )
     _flagged(ax, failed, position)
+    _baseline_lines(ax, rows, spec.y)
     if not numeric:
         ax.set_xticks(list(position.values()), xs)
     else:
         _numeric_axis(ax, sorted(position.values()))
     ax.set_xlabel(spec.x)
-    ax.set_ylabel(f"{spec.y} (mean ± std)")
+    spread = "mean ± std over runs" if max(counts, default=1) >= 2 else "one run per point"
+    ax.set_ylabel(f"{spec.y} ({spread})")
     ax.set_title(title or f"{spec.y} vs {spec.x}")
-    if spec.hue or failed:
-        ax.legend(title=spec.hue, fontsize=8)
+    ax.legend(title=spec.hue, fontsize="small")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def n_text(counts: list[int]) -> str:
+    """``n=3``, or ``n=1-3`` when the points of a line have different counts."""
+    low, high = min(counts), max(counts)
+    return f"n={low}" if low == high else f"n={low}-{high}"
+
+
+def _baseline_lines(ax: Any, rows: list[RunRow], y: str) -> None:
+    """Dashed horizontal lines at the raw-pixel and random-init baselines of ``y`` (mean
+    over the runs that logged them), one per training dataset."""
+    styles = {"raw": ("raw pixels", "--"), "random": ("random init", ":")}
+    for kind, (label, style) in styles.items():
+        by_data: dict[str, list[float]] = defaultdict(list)
+        for r in rows:
+            value = r.metrics.get(f"baseline/{kind}/{y}")
+            if value is not None:
+                by_data[r.params.get("data.name", "?")].append(value)
+        for data, values in sorted(by_data.items()):
+            cell = aggregate(values)
+            name = f"{label}" + (f", {data}" if len(by_data) > 1 else "")
+            ax.axhline(cell.mean, color="grey", linestyle=style, label=f"{name} ({cell.mean:.1f})")
 
 
 def _numeric_axis(ax: Any, values: list[float]) -> None:

@@ -16,6 +16,7 @@ import optuna
 from sslctl.recipe import to_yaml
 from sslctl.sweep.spec import SweepSpec
 from sslctl.sweep.study import (
+    check_storage,
     counted,
     create_or_load,
     default_storage,
@@ -25,7 +26,7 @@ from sslctl.sweep.study import (
     study_name,
 )
 from sslctl.sweep.worker import work
-from sslctl.tracking import TAG, Tracker
+from sslctl.tracking import TAG, Tracker, tag_equals
 
 States = optuna.trial.TrialState
 
@@ -63,7 +64,7 @@ def _parent_run(spec: SweepSpec, tracker: Tracker, name: str) -> str:
     experiment = spec.recipe_for({}, spec.seeds[0]).experiment
     exp_id = tracker.experiment_id(experiment)
     found = tracker.client.search_runs(
-        [exp_id], filter_string=f"tags.`{TAG}sweep_study` = '{name}'", max_results=1
+        [exp_id], filter_string=tag_equals(f"{TAG}sweep_study", name), max_results=1
     )
     if found:
         return found[0].info.run_id
@@ -101,10 +102,16 @@ def run_sweep(
     an array job; without ``wait`` this returns once they are submitted (or, if they are
     still running from an earlier call, at once) with the leaderboard so far."""
     on_slurm = (launcher or spec.launcher) == "slurm"
+    if storage:
+        check_storage(storage)
     if on_slurm:  # before anything is created
         from sslctl.launch.sweep import check_sweep_cluster
 
         check_sweep_cluster(spec)
+    else:
+        from sslctl.recipe.checks import check_device_here
+
+        check_device_here(spec.recipe_for({}, spec.seeds[0]), f"sweep {spec.name}")
     url = storage or default_storage(spec)
     store = open_storage(url)
     study = create_or_load(spec, store)  # once, before any worker starts

@@ -6,6 +6,7 @@ the recipe schema) before anything exists."""
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,13 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sslctl.errors import RecipeError, SslctlError
 from sslctl.recipe import Recipe, validate
+from sslctl.recipe.checks import check_plain
 from sslctl.recipe.load import apply_overrides, compose, read_yaml
+from sslctl.sweep.objective import check_objective
 
 
 class Range(BaseModel):
     """A numeric range: ``{low, high}`` (+ ``log``, ``step``, ``type: int|float``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     low: float
     high: float
@@ -60,12 +63,18 @@ class Objective(BaseModel):
     direction: Literal["maximize", "minimize"] = "maximize"
 
 
+MAX_GRID = 10_000  # points; a larger grid would enqueue for hours before anything runs
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # used in file names and MLflow tags
+
+
 class SweepSpec(BaseModel):
     """One sweep definition."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str
+    name: Annotated[str, Field(pattern=SAFE_NAME)] = Field(
+        description="letters, digits, '.', '_' and '-' (it names files under sweeps/)"
+    )
     base: str = Field(description="base recipe, relative to the sweep file")
     set: list[str] = Field(default_factory=list, description="overrides applied to the base")
     space: dict[str, Dimension]
@@ -98,10 +107,18 @@ class SweepSpec(BaseModel):
         for key, dim in self.space.items():
             if isinstance(dim, list) and not dim:
                 raise ValueError(f"space.{key}: empty grid; expected a non-empty list")
+        if ".." in self.name:
+            raise ValueError(f"name: got {self.name!r}; '..' is not allowed in a sweep name")
         if self.sampler == "grid":
             bad = [k for k, d in self.space.items() if isinstance(d, Range)]
             if bad:
                 raise ValueError(f"sampler grid needs lists or choices; {bad} are ranges")
+            size = self.grid_size()
+            if size > MAX_GRID:
+                raise ValueError(
+                    f"space: a grid of {size:,} points ({' x '.join(self._lengths())}); "
+                    f"at most {MAX_GRID:,}: use sampler tpe or random with a trials budget"
+                )
         elif self.trials is None:
             raise ValueError(f"trials: required for sampler {self.sampler!r}")
         for target, rule in self.link.items():
@@ -110,6 +127,17 @@ class SweepSpec(BaseModel):
 
     def base_path(self) -> Path:
         return ((self.path.parent if self.path else Path.cwd()) / self.base).resolve()
+
+    def _lengths(self) -> list[str]:
+        return [
+            str(len(d.choices if isinstance(d, Choices) else d))
+            for d in self.space.values()
+            if not isinstance(d, Range)
+        ]
+
+    def grid_size(self) -> int:
+        """Points of the grid, counted without building it."""
+        return math.prod(int(n) for n in self._lengths())
 
     def grid(self) -> list[dict[str, Any]]:
         """Every point of a grid sweep, in a fixed order."""
@@ -187,17 +215,22 @@ def load_sweep(name_or_path: str) -> SweepSpec:
     path = find_sweep(name_or_path)
     data = read_yaml(path)
     data.setdefault("name", path.stem)
+    check_plain(data, str(path))
     try:
         spec = SweepSpec.model_validate({**data, "path": path})
     except ValidationError as err:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'sweep'}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in err.errors()
-        ]
-        raise RecipeError(str(path), problems) from None
+        raise RecipeError(str(path), [_problem(e) for e in err.errors()]) from None
     _check_space(spec, str(path))
     return spec
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "sweep"
+    msg = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, (str, int, float)) and error["loc"]:
+        return f"{where}: got {str(value)[:200]!r}; {msg}"
+    return f"{where}: {msg}"
 
 
 def _check_space(spec: SweepSpec, source: str) -> None:
@@ -217,5 +250,9 @@ def _check_space(spec: SweepSpec, source: str) -> None:
                 spec.recipe_for({key: value}, spec.seeds[0])
             except RecipeError as err:
                 problems.extend(f"space.{key}={value!r}: {p}" for p in err.problems)
+    base = spec.recipe_for({}, spec.seeds[0])
+    wrong = check_objective(spec.objective.metric, base)
+    if wrong:
+        problems.append(wrong)
     if problems:
         raise RecipeError(source, problems)

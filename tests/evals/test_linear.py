@@ -49,3 +49,13 @@ def test_ood_metrics_aggregate_per_corruption_and_suite() -> None:
     assert abs(m["m-c/top1"] - expected) < 1e-9
     heads = headline({f"ood/{k}": v for k, v in m.items()})
     assert set(heads) == {"ood/digits/top1", "ood/m-c/top1"}
+
+
+def test_chance_level_probe_is_warned_about() -> None:
+    """A probe at chance accuracy (a diverged probe) gets a warning naming eval.linear.lr;
+    a working one does not."""
+    from sslctl.evals.linear import chance_warning
+
+    warning = chance_warning(10.3, 10, 1e6)
+    assert warning is not None and "eval.linear.lr" in warning and "1e+06" in warning
+    assert chance_warning(90.0, 10, 1e-3) is None

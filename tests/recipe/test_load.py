@@ -73,6 +73,17 @@ def test_hash_ignores_launcher_but_not_seed(tmp_path: Path) -> None:
     assert recipe_hash(load_recipe(path, ["runtime.precision=fp32"])) != base
 
 
+def test_hash_is_the_pretraining_identity_without_evaluation_settings(tmp_path: Path) -> None:
+    """Evaluation settings do not change the trained weights, so they leave the hash (the
+    key of the run and of the checkpoint folder) alone; a pretraining field changes it."""
+    path = tmp_path / "r.yaml"
+    path.write_text("method: {name: vicreg}\n")
+    base = recipe_hash(load_recipe(path))
+    for change in ("eval.linear.epochs=7", "eval.ood.datasets=[digits]", "eval.baselines=false"):
+        assert recipe_hash(load_recipe(path, [change])) == base, change
+    assert recipe_hash(load_recipe(path, ["optim.epochs=3"])) != base
+
+
 def test_resolved_yaml_round_trips(tmp_path: Path) -> None:
     """The resolved recipe printed by `validate` loads back to the same recipe."""
     recipe = load_recipe(RECIPES / "intl.yaml")
