@@ -29,6 +29,7 @@ from sslctl.evals.diagnostics import (
     spectrum_of,
 )
 from sslctl.evals.features import Progress, raw_pixels
+from sslctl.evals.health import HEALTH_TAG, check_training
 from sslctl.evals.linear import chance_warning, protocol
 from sslctl.evals.suite import evaluate_encoder
 from sslctl.recipe import Recipe, to_dict
@@ -155,7 +156,20 @@ def run_evaluations(
             metrics.update({f"baseline/random/{k}": v for k, v in ctx.evaluate(encoder).items()})
         tracker.log_metrics(ctx.run_id, metrics)
         ctx.done("baselines")
+    record_health(ctx)
     return todo
+
+
+def record_health(ctx: EvalContext) -> None:
+    """The run's training health from what it logged (the per-epoch pretraining loss,
+    the spectrum, the linear probe) as the ``sslctl.health`` tag; a warning when flagged."""
+    tracker, run_id = ctx.tracker, ctx.run_id
+    losses = [v for _, v in sorted(tracker.metric_history(run_id, "pretrain/loss"))]
+    metrics = tracker.get(run_id).metrics
+    health = check_training(losses, metrics, ctx.dataset.train.num_classes)
+    tracker.set_tags(run_id, {HEALTH_TAG: health.tag})
+    if not health.trained:
+        ctx.say(f"warning: {health.tag}")
 
 
 def protocol_tags(recipe: Recipe, ood_sets: dict[str, ImageSet]) -> dict[str, str]:

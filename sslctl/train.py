@@ -182,7 +182,9 @@ class Pretrainer:
                 )
             if self.device.type == "cuda":  # SyncBatchNorm has no CPU implementation
                 self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-        self.optimizer = build_optimizer(self.recipe.optim, self.model)
+        self.optimizer = build_optimizer(
+            self.recipe.optim, self.model, self.recipe.projector.lr_scale
+        )
         self.generator = torch.Generator(self.device).manual_seed(self.recipe.seed)
         self.augment = build_augment(self.recipe, self.dataset, self.generator)
         self.loss_fn = build_loss(self.recipe.method.name, **self.recipe.method.params())
@@ -292,7 +294,7 @@ class Pretrainer:
         for i, batch in enumerate(self._batches(first, steps), first):
             lr = lr_at(self.epoch * steps + i, total, warmup, base_lr(cfg))
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             terms = self._step(batch, i)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value

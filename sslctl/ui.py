@@ -15,6 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sslctl.evals.health import FLAG
 from sslctl.evals.ood import headline
 from sslctl.markup import escape
 
@@ -154,13 +155,19 @@ def leaderboard_table(result: Any, objective: str) -> Table:
             else f"{row.value:.2f}" + (f" ± {row.std:.2f}" if row.std is not None else "")
         )
         note = row.reason or ", ".join(r[:8] for r in row.runs)
+        state = row.state.lower()
+        if row.not_trained:
+            state = f"[red]{FLAG}[/] ({len(row.not_trained)}/{len(row.runs)} seeds)"
+            note = "; ".join(row.not_trained)
         table.add_row(
             str(row.trial),
             *(escape(row.point.get(k, "")) for k in keys),
             value,
-            row.state.lower(),
+            state,
             escape(note),
         )
+    if result.links:
+        table.caption = "linked: " + ", ".join(f"{t} = {s}" for t, s in result.links.items())
     return table
 
 

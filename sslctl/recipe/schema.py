@@ -84,6 +84,11 @@ class ProjectorConfig(Block):
     activation: Literal["relu", "gelu", "silu", "tanh", "leaky_relu"] = "relu"
     last_bias: bool = False
     frozen: bool = False
+    lr_scale: PositiveFloat = Field(
+        1.0,
+        description="factor on the learning rate of the projector's parameters (a per-width "
+        "rule: Adam's hidden-layer lr ~ 1/fan_in, Yang et al. 2021, muP)",
+    )
 
 
 class MethodConfig(BaseModel):

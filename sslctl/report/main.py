@@ -14,7 +14,7 @@ from typing import Any
 from sslctl.errors import SslctlError
 from sslctl.report.aggregate import DEFAULT_METRICS, build_report, glob_match, pivot
 from sslctl.report.formats import FORMATS, render, rich_table
-from sslctl.report.plot import parse_plot, plot, sweep_objective, sweep_plots
+from sslctl.report.plot import parse_plot, plot, sweep_objective, sweep_plots, sweep_space
 from sslctl.report.query import MetricChoice, RunRow, Store, load_runs
 from sslctl.report.select import parse_filter, select
 from sslctl.report.sheet import Sheet, pivot_sheet, report_sheet
@@ -106,7 +106,8 @@ def make_report(opts: ReportOptions, uri: str) -> ReportOutput:
         plots.append(plot(rows, plot_spec, out))
     if opts.sweep is not None and opts.plot is None and rows:
         objective, _ = sweep_objective(every_run, opts.sweep)
-        plots += sweep_plots(rows, opts.sweep, objective, opts.plot_dir)
+        swept = sweep_space(every_run, opts.sweep)
+        plots += sweep_plots(rows, opts.sweep, objective, opts.plot_dir, swept)
     return ReportOutput(sheet, opts.format, plots)
 
 
@@ -118,8 +119,9 @@ def _sheet(
         included = Counter(r.state for r in rows if not r.complete)
         table = pivot(rows, *opts.pivot, logged=logged)
         return pivot_sheet(table, excluded, dict(sorted(included.items())))
-    sort, lead = opts.sort, None
+    sort, lead, swept = opts.sort, None, None
     if opts.sweep is not None:
+        swept = sweep_space(store.runs, opts.sweep)
         lead, direction = sweep_objective(store.runs, opts.sweep)
         if sort is None and any(lead in r.metrics for r in rows):
             sort = f"{lead}:{'asc' if direction == 'minimize' else 'desc'}"
@@ -131,6 +133,7 @@ def _sheet(
         excluded=excluded,
         lead=lead,
         logged=logged,
+        prefer=swept,
     )
     return report_sheet(report, _title(opts, len(rows)))
 

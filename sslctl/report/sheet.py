@@ -122,7 +122,11 @@ def report_notes(report: Report) -> list[str]:
     if report.sort:
         notes.append(f"rows: sorted by {report.sort}")
     if report.baselines:
-        notes.append(f"{BASELINE_PROTOCOL}; aggregated over the runs above")
+        notes.append(
+            f"{BASELINE_PROTOCOL}; n = distinct data, evaluation and seed settings among the "
+            "runs above"
+        )
+    notes += [f"not trained (health): {line}" for line in report.flagged]
     notes += status_notes(report.excluded, report.included)
     return notes
 
