@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from sslctl.cli import jobs, results, run, study
+from sslctl.cli import claims, jobs, results, run, study
 from sslctl.errors import SslctlError
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(study.study_app, name="study")
+app.add_typer(claims.claims_app, name="claims")
 
 
 def main() -> None:

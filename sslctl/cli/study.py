@@ -64,7 +64,8 @@ def study_spectral(
     )
     _print_study(
         "spectral",
-        "linear SSL vs the VICReg closed form (cosines of principal angles; 1 = same subspace)",
+        "linear SSL vs the VICReg closed form: 1 - cos of principal angles (0 = same "
+        "subspace); pca = a baseline that ignores the pairing",
         {
             "methods": methods,
             "seeds": seeds,
