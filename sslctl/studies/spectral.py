@@ -128,7 +128,7 @@ def run_spectral_study(
     *,
     methods: tuple[str, ...] = ("vicreg", "simclr", "barlow"),
     seeds: tuple[int, ...] = (0, 1, 2),
-    n: int = 512,
+    n: int = 256,
     d: int = 12,
     k: int = 3,
     steps: int = 3000,
