@@ -63,7 +63,10 @@ def run_stages(
         seed_everything(recipe.seed)
         trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
         pretrained = _done(done_tags, "pretrain")
-        resumed_epoch = trainer.epoch if not pretrained and trainer.resume() else 0
+        if pretrained:  # evaluations only: the final weights are loaded, nothing resumes
+            resumed_epoch = recipe.optim.epochs
+        else:
+            resumed_epoch = trainer.epoch if trainer.resume() else 0
         if 0 < resumed_epoch < recipe.optim.epochs:
             say(f"resuming pretraining at epoch {resumed_epoch + 1}/{recipe.optim.epochs}")
         spectra: dict[int, list[float]] = {}

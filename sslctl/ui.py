@@ -167,7 +167,9 @@ def leaderboard_table(result: Any, objective: str) -> Table:
             escape(note),
         )
     if result.links:
-        table.caption = "linked: " + ", ".join(f"{t} = {s}" for t, s in result.links.items())
+        table.caption = escape(
+            "linked: " + ", ".join(f"{t} = {s}" for t, s in result.links.items())
+        )
     return table
 
 

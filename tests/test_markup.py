@@ -50,10 +50,12 @@ def test_tables_escape_user_cells() -> None:
         std=None,
         runs=[],
         reason="RecipeError: got [/x]\x1b[2J",
+        not_trained=[],
     )
-    result = SimpleNamespace(name="s", study="s-1", rows=[row])
+    result = SimpleNamespace(name="s", study="s-1", rows=[row], links={"a[b]": "c"})
     text = _render(leaderboard_table(result, "linear/top1"))
     assert "[wip]" in text and "got [/x]\\x1b[2J" in text and "\x1b" not in text
+    assert "linked: a[b] = c" in text
     run = SimpleNamespace(
         run_id="r1",
         experiment="[b]exp",
