@@ -62,8 +62,11 @@ def run_stages(
     with torch_threads(recipe.runtime.threads):
         seed_everything(recipe.seed)
         trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
-        pretrained = _done(done_tags, "pretrain")
-        resumed_epoch = trainer.epoch if not pretrained and trainer.resume() else 0
+        pretrained = _done(done_tags, "pretrain")  # then its final weights are evaluated
+        if pretrained:
+            resumed_epoch = recipe.optim.epochs
+        else:
+            resumed_epoch = trainer.epoch if trainer.resume() else 0
         if 0 < resumed_epoch < recipe.optim.epochs:
             say(f"resuming pretraining at epoch {resumed_epoch + 1}/{recipe.optim.epochs}")
         spectra: dict[int, list[float]] = {}
