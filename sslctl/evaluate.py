@@ -215,6 +215,14 @@ def spectrum_features(recipe: Recipe) -> list[str]:
     return ["backbone", *(["projector"] if recipe.projector.depth else [])]
 
 
+def download(tracker: Tracker, run_id: str, path: str, folder: str) -> str:
+    """An artifact of ``run_id`` into ``folder``, without MLflow's progress bar."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return tracker.client.download_artifacts(run_id, path, folder)
+
+
 def load_weights(model: Any, workdir: Path, tracker: Tracker, run_id: str) -> None:
     """Load the final weights of ``run_id`` into ``model``: ``model.pt`` in its
     checkpoint folder when that folder belongs to the run, else the run's MLflow
@@ -228,7 +236,7 @@ def load_weights(model: Any, workdir: Path, tracker: Tracker, run_id: str) -> No
         path = local if belongs and local.is_file() else None
         if path is None:
             try:
-                got = tracker.client.download_artifacts(run_id, "checkpoints/model.pt", tmp)
+                got = download(tracker, run_id, "checkpoints/model.pt", tmp)
             except Exception as err:  # MLflow raises several types for a missing artifact
                 raise SslctlError(
                     f"run {run_id}: no pretrained weights (checkpoints/model.pt): {err}"

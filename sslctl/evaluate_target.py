@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sslctl.errors import SslctlError
+from sslctl.evaluate import download
 from sslctl.recipe import Recipe, load_recipe, recipe_hash, to_dict
 from sslctl.recipe.load import apply_overrides, validate
 from sslctl.tracking import HASH_TAG, TAG, Tracker, tracking_uri
@@ -71,7 +72,7 @@ def run_recipe(tracker: Tracker, run_id: str) -> Recipe:
         raise SslctlError(f"evaluate: run {run_id} is not an sslctl pipeline run")
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            path = tracker.client.download_artifacts(run_id, "recipe.yaml", tmp)
+            path = download(tracker, run_id, "recipe.yaml", tmp)
         except Exception as err:
             raise SslctlError(f"evaluate: run {run_id} has no recipe.yaml: {err}") from None
         return load_recipe(path)

@@ -62,8 +62,8 @@ def run_stages(
     with torch_threads(recipe.runtime.threads):
         seed_everything(recipe.seed)
         trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
-        pretrained = _done(done_tags, "pretrain")
-        if pretrained:  # evaluations only: the final weights are loaded, nothing resumes
+        pretrained = _done(done_tags, "pretrain")  # then its final weights are evaluated
+        if pretrained:
             resumed_epoch = recipe.optim.epochs
         else:
             resumed_epoch = trainer.epoch if trainer.resume() else 0
