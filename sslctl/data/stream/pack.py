@@ -32,7 +32,7 @@ from sslctl.data.stream import manifest as mf
 from sslctl.data.stream.scan import Split, scan_imagefolder
 from sslctl.errors import SslctlError
 
-CHUNK_BYTES = "64MB"
+CHUNK_BYTES = "16MB"  # bounds the file-backed pages a reader keeps mapped (docs/data.md)
 SUMMARY = "sslctl-split.json"
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 QUALITY = 95
