@@ -28,7 +28,8 @@ def test_pack_stl10_keeps_pixels_and_streams_train_plus_unlabeled(tmp_path: Path
     out = tmp_path / "stl10-shards"
     result = subprocess.run(
         sslctl_cmd("data", "pack", "stl10", "--root", str(tmp_path / "data"), "--out", str(out)),
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "unlabelled" in result.stdout
