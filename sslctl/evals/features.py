@@ -1,4 +1,5 @@
-"""Frozen features, computed once per image set and cached in memory."""
+"""Frozen features, computed once per image set and cached in memory (on disk too for
+streamed sets: :mod:`sslctl.data.stream.features`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ def encode(
     batch_size: int = 1024,
 ) -> torch.Tensor:
     """Features of uint8 ``images`` [N, C, H, W] (no augmentation), float32 on the CPU."""
+    from sslctl.data.stream import features as disk
+
+    cache = disk.cache_path(encoder, images, f"{mean}|{std}|{dtype}")  # streamed sets only
+    if cache is not None and (cached := disk.load(cache)) is not None:
+        return cached
     if isinstance(encoder, nn.Module):
         encoder.eval()
     size = images.shape[-1]
@@ -33,7 +39,10 @@ def encode(
         x = to_input(images[start : start + batch_size].to(device), mean, std, size)
         with autocast(device, dtype):
             chunks.append(encoder(x).float().cpu())
-    return torch.cat(chunks)
+    features = torch.cat(chunks)
+    if cache is not None:
+        disk.save(cache, features)
+    return features
 
 
 def raw_pixels(x: torch.Tensor) -> torch.Tensor:
