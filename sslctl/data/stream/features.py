@@ -31,7 +31,7 @@ def weights_digest(encoder: Any) -> str | None:
     if isinstance(encoder, nn.Module):
         digest.update(type(encoder).__qualname__.encode())
         for name, value in encoder.state_dict().items():
-            tensor = value.detach().cpu().contiguous()
+            tensor = value.detach().cpu().contiguous().reshape(-1)
             digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
             digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
         return digest.hexdigest()
