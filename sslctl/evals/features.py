@@ -1,4 +1,5 @@
-"""Frozen features, computed once per image set and cached in memory."""
+"""Frozen features, computed once per image set and cached in memory (on disk too for
+streamed sets: :mod:`sslctl.data.stream.features`)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def encode(
 ) -> torch.Tensor:
     """Features of uint8 ``images`` [N, C, H, W] (no augmentation), float32 on the CPU;
     ``progress(label, batches done, batches)`` after each batch."""
+    from sslctl.data.stream import features as disk
+
+    cache = disk.cache_path(encoder, images, f"{mean}|{std}|{dtype}")  # streamed sets only
+    if cache is not None and (cached := disk.load(cache)) is not None:
+        return cached
     if isinstance(encoder, nn.Module):
         encoder.eval()
     size = images.shape[-1]
@@ -41,7 +47,10 @@ def encode(
             chunks.append(encoder(x).float().cpu())
         if progress is not None:
             progress(label, i + 1, batches)
-    return torch.cat(chunks)
+    features = torch.cat(chunks)
+    if cache is not None:
+        disk.save(cache, features)
+    return features
 
 
 def raw_pixels(x: torch.Tensor) -> torch.Tensor:

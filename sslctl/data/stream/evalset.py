@@ -31,9 +31,12 @@ DEFAULT_SIZE = 224
 class LazyImages:
     """A uint8 [N, 3, S, S] tensor built on first use; ``len`` and ``shape`` without."""
 
-    def __init__(self, n: int, size: int, build: Callable[[], torch.Tensor]):
+    def __init__(
+        self, n: int, size: int, build: Callable[[], torch.Tensor], cache_id: str | None = None
+    ):
         self._n, self._size, self._build = n, size, build
         self._tensor: torch.Tensor | None = None
+        self.cache_id = cache_id  # names the set for the feature cache (.features)
 
     def tensor(self) -> torch.Tensor:
         if self._tensor is None:
@@ -137,7 +140,7 @@ class StreamedDataset:
                 build_cache(self.folder / split, n, self.image_size, stem, self.workers)
             return torch.from_numpy(np.load(images_path, mmap_mode="c"))
 
-        images = LazyImages(n, self.image_size, build)
+        images = LazyImages(n, self.image_size, build, cache_id=stem.name)
         labels = _Labels(labels_path, images)
         return ImageSet(self.name, images, labels, self.num_classes)  # type: ignore[arg-type]
 

@@ -38,7 +38,7 @@ def test_pack_stream_pretrain_linear_and_ood_on_a_second_folder(workdir: Path) -
             "data.image_size=32",
             "data.workers=2",
             "optim.batch_size=60",
-            "eval.linear.epochs=30",
+            "eval.linear.epochs=300",
             f"eval.ood.datasets=[shards:{packed['ood']}]",
             "augment.rotation=0",
             "augment.shear=0",
@@ -52,5 +52,7 @@ def test_pack_stream_pretrain_linear_and_ood_on_a_second_folder(workdir: Path) -
     print({k: round(v, 1) for k, v in m.items() if "top1" in k})
     # 10 classes (chance 10%) that differ in colour and stripe angle; the raw pixels of a
     # 32-px centre crop already separate them
+    # (measured: raw 95.0, ssl linear 83.3, ssl OOD 81.7 after 2 tiny epochs and a
+    # 300-epoch probe on the 240 cached training features)
     assert m["baseline/raw/linear/top1"] > 50, m
-    assert m["linear/top1"] > 15 and m[ood] > 15, m
+    assert m["linear/top1"] > 50 and m[ood] > 50, m

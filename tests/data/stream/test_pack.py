@@ -156,3 +156,27 @@ def test_cli_pack_then_info(tmp_path: Path) -> None:
     assert "class_02" in packed.stdout and "24" in packed.stdout
     info = subprocess.run(sslctl_cmd("data", "info", str(out)), capture_output=True, text=True)
     assert info.returncode == 0 and "train: 24 images in 1 shards" in info.stdout
+
+
+def test_disk_full_is_an_error_and_leaves_nothing_that_looks_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from litdata.streaming.writer import BinaryWriter
+
+    src, out = small_folder(tmp_path / "src"), tmp_path / "out"
+    original = BinaryWriter.add_item
+
+    def full(self, index, item):
+        if index == 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, index, item)
+
+    monkeypatch.setattr(BinaryWriter, "add_item", full)
+    with pytest.raises(SslctlError, match=r"--out: writing .* failed \(disk full\)"):
+        pack_imagefolder(src, out)
+    assert mf.manifest_problem(str(out)) is not None and not (out / "train").exists()
+    monkeypatch.setattr(BinaryWriter, "add_item", original)
+    manifest, _ = pack_imagefolder(src, out)
+    assert manifest["splits"]["train"]["samples"] == 24

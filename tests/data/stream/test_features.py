@@ -1,0 +1,52 @@
+"""Evaluation features of a packed set: computed from the streamed evaluation crops,
+cached on disk keyed by the image set and the checkpoint's weights, re-read on the next
+evaluation, bounded in number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from sslctl.data.stream import features as disk
+from sslctl.data.stream.evalset import StreamedDataset, cache_root
+from sslctl.evals.features import encode, raw_pixels
+
+
+def _encoder(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1), nn.Flatten()
+    )
+
+
+def _files() -> list[Path]:
+    return sorted((cache_root() / "features").glob("*.npy"))
+
+
+def test_features_are_cached_per_set_and_checkpoint(packed: Path) -> None:
+    dataset = StreamedDataset(f"shards:{packed}", 24, workers=0)
+    test = dataset.test.images
+    kwargs = {"mean": dataset.mean, "std": dataset.std, "device": torch.device("cpu")}
+    first = encode(_encoder(0), test, **kwargs)
+    assert first.shape == (6, 4) and len(_files()) == 1
+    again = encode(_encoder(0), test, **kwargs)  # same weights: read from disk
+    assert torch.equal(first, again) and len(_files()) == 1
+    other = encode(_encoder(1), test, **kwargs)  # another checkpoint: another entry
+    assert not torch.equal(first, other) and len(_files()) == 2
+    encode(raw_pixels, test, **kwargs)
+    assert len(_files()) == 3
+    encode(_encoder(0), test.tensor().clone(), **kwargs)  # a plain tensor: not cached
+    assert len(_files()) == 3
+    for seed in range(2, 2 + disk.KEEP):  # probes during training: the newest KEEP stay
+        encode(_encoder(seed), test, **kwargs)
+    assert len(_files()) == disk.KEEP
+
+
+def test_weights_digest_follows_every_parameter_and_buffer() -> None:
+    a, b = _encoder(0), _encoder(0)
+    assert disk.weights_digest(a) == disk.weights_digest(b)
+    with torch.no_grad():
+        b[0].bias[0] += 1e-6
+    assert disk.weights_digest(a) != disk.weights_digest(b)
