@@ -15,6 +15,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sslctl.evals.health import FLAG
 from sslctl.evals.ood import headline
 from sslctl.markup import escape
 
@@ -36,6 +37,8 @@ class RichReporter:
         )
         self.epochs: Any = None
         self.steps: Any = None
+        self.evals: Any = None
+        self.eval_what = ""
 
     def start(self, epochs: int, first_epoch: int, steps_per_epoch: int) -> None:
         self.progress.start()
@@ -52,10 +55,24 @@ class RichReporter:
         self.progress.update(self.epochs, advance=1, info=info)
         self.progress.reset(self.steps)
 
+    def progress_of(self, what: str, done: int, total: int) -> None:
+        """An evaluation step (features of a split or OOD set, linear-probe epochs): one
+        bar, re-labelled as the steps follow each other."""
+        if self.evals is None:
+            self.progress.start()
+            self.evals = self.progress.add_task("eval", total=total, info="")
+        if what != self.eval_what:
+            self.eval_what = what
+            self.progress.reset(self.evals, total=total, description=f"eval {what}")
+        self.progress.update(self.evals, completed=done)
+
     def stop(self) -> None:
         if self.steps is not None:
             self.progress.remove_task(self.steps)
             self.steps = None
+        if self.evals is not None:
+            self.progress.remove_task(self.evals)
+            self.evals = None
         self.progress.stop()
 
 
@@ -138,12 +155,20 @@ def leaderboard_table(result: Any, objective: str) -> Table:
             else f"{row.value:.2f}" + (f" ± {row.std:.2f}" if row.std is not None else "")
         )
         note = row.reason or ", ".join(r[:8] for r in row.runs)
+        state = row.state.lower()
+        if row.not_trained:
+            state = f"[red]{FLAG}[/] ({len(row.not_trained)}/{len(row.runs)} seeds)"
+            note = "; ".join(row.not_trained)
         table.add_row(
             str(row.trial),
             *(escape(row.point.get(k, "")) for k in keys),
             value,
-            row.state.lower(),
+            state,
             escape(note),
+        )
+    if result.links:
+        table.caption = escape(
+            "linked: " + ", ".join(f"{t} = {s}" for t, s in result.links.items())
         )
     return table
 
@@ -164,13 +189,16 @@ def slurm_jobs_table(rows: list[Any]) -> Table:
 def open_runs_table(rows: list[Any]) -> Table:
     """``sslctl status``: runs that have not finished, newest first."""
     table = Table(title="unfinished runs (MLflow), newest first")
-    for col in ("run", "experiment", "name", "status", "stage", "epoch", "where"):
+    for col in ("run", "experiment", "name", "status", "stage", "epoch", "where", "resume with"):
         table.add_column(col, overflow="fold")
     for r in rows:
         epoch = f"{r.epoch}/{r.epochs}" if r.epochs else "-"
-        cells = (r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where)
+        cells = (r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where, r.resume)
         table.add_row(*(escape(c) for c in cells))
-    table.caption = "interrupted runs resume with the same command; failed ones: see the run"
+    table.caption = (
+        "an interrupted run resumes from its last checkpoint with the command shown; "
+        "failed ones: see the run's sslctl.error tag"
+    )
     return table
 
 

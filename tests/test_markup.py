@@ -50,10 +50,12 @@ def test_tables_escape_user_cells() -> None:
         std=None,
         runs=[],
         reason="RecipeError: got [/x]\x1b[2J",
+        not_trained=[],
     )
-    result = SimpleNamespace(name="s", study="s-1", rows=[row])
+    result = SimpleNamespace(name="s", study="s-1", rows=[row], links={"a[b]": "c"})
     text = _render(leaderboard_table(result, "linear/top1"))
     assert "[wip]" in text and "got [/x]\\x1b[2J" in text and "\x1b" not in text
+    assert "linked: a[b] = c" in text
     run = SimpleNamespace(
         run_id="r1",
         experiment="[b]exp",
@@ -63,9 +65,10 @@ def test_tables_escape_user_cells() -> None:
         epoch=1,
         epochs=2,
         where="local",
+        resume="sslctl pretrain '[x].yaml'",
     )
     text = _render(open_runs_table([run]))
-    assert "[b]exp" in text and "n[/x]" in text
+    assert "[b]exp" in text and "n[/x]" in text and "'[x].yaml'" in text
 
 
 @pytest.mark.slow

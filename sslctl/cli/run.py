@@ -93,11 +93,12 @@ def pretrain(
     except SslctlError as err:
         fail(err)
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    from sslctl.cli.evaluate import reporter_for
     from sslctl.pipeline import run_pipeline
     from sslctl.tracking import mlflow_ui_hint
-    from sslctl.ui import RichReporter, summary_table
+    from sslctl.ui import summary_table
 
-    reporter = RichReporter(console)
+    reporter = reporter_for(console)
     console.print(
         f"[bold]sslctl pretrain[/] {escape(recipe)}: {resolved.method.name} on "
         f"{escape(resolved.data.name)}, {resolved.optim.epochs} epochs, seed {resolved.seed}"
@@ -110,6 +111,8 @@ def pretrain(
                 force=force,
                 reporter=reporter,
                 say=lambda m: console.print(f"[dim]{escape(m)}[/]"),
+                progress=reporter.progress_of,
+                extra_tags={"sslctl.command": _command(recipe, set_ or [], force)},
             )
     except SslctlError as err:
         reporter.stop()
@@ -169,6 +172,14 @@ def one_at_a_time(resolved: Any, wait: bool, console: Any) -> Iterator[None]:
             yield
     except RecipeBusy as busy:
         raise RecipeBusy(rhash, with_run(busy.owner)) from None
+
+
+def _command(recipe: Path, sets: list[str], force: bool) -> str:
+    """The command line that runs (and resumes) this pretraining, for ``sslctl status``."""
+    import shlex
+
+    args = ["sslctl", "pretrain", str(recipe), *(f"--set={s}" for s in sets)]
+    return shlex.join(args)
 
 
 def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:

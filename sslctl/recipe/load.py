@@ -17,8 +17,10 @@ from sslctl.recipe.checks import check_plain, check_size
 from sslctl.recipe.schema import MethodConfig, Recipe
 from sslctl.recipe.yaml_io import UnsafeYAML, read_yaml, safe_load, yaml_problem
 
-# where a run executes, and where its data sits, do not change what it computes
-HASH_EXCLUDED = ("launcher", "runtime.data_on_device")
+# where a run executes, and where its data sits, do not change what it computes; the
+# evaluation settings do not change the trained weights (they have their own hashes,
+# sslctl.evaluate.settings_hash), so changing only eval.* re-evaluates a finished run
+HASH_EXCLUDED = ("launcher", "runtime.data_on_device", "eval")
 MAX_EXTENDS = 16  # recipes a chain of extends: may pass through
 
 
@@ -226,7 +228,9 @@ def to_dict(recipe: Recipe) -> dict[str, Any]:
 
 
 def recipe_hash(recipe: Recipe) -> str:
-    """Content hash of what a recipe computes (launcher settings excluded); keys caching."""
+    """The pretraining identity: a content hash of everything that changes the trained
+    weights (``launcher``, ``runtime.data_on_device`` and ``eval`` excluded). It keys the
+    MLflow run (tag ``sslctl.recipe_hash``) and the checkpoint folder."""
     data = to_dict(recipe)
     for dotted in HASH_EXCLUDED:
         *parents, key = dotted.split(".")

@@ -40,14 +40,29 @@ class DataConfig(Block):
     name: str = "mnist5k"
     root: str | None = None
     download: bool = False
+    image_size: PositiveInt | None = Field(
+        None,
+        description="side of the training crops and evaluation images of a streamed "
+        "(shards:) set, default 224; resizes an in-memory set when given",
+    )
+    workers: NonNegativeInt | None = Field(
+        None, description="DataLoader workers decoding a streamed set (default: CPUs, max 8)"
+    )
 
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
         from sslctl.data import available_datasets, is_known_dataset
+        from sslctl.data.catalog import is_streamed
 
         if not is_known_dataset(name):
             raise ValueError(f"unknown dataset; expected one of {available_datasets()}")
+        if is_streamed(name):
+            from sslctl.data.stream.manifest import manifest_problem
+
+            problem = manifest_problem(name)
+            if problem is not None:
+                raise ValueError(problem)
         return name
 
 
@@ -69,6 +84,11 @@ class ProjectorConfig(Block):
     activation: Literal["relu", "gelu", "silu", "tanh", "leaky_relu"] = "relu"
     last_bias: bool = False
     frozen: bool = False
+    lr_scale: PositiveFloat = Field(
+        1.0,
+        description="factor on the learning rate of the projector's parameters (a per-width "
+        "rule: Adam's hidden-layer lr ~ 1/fan_in, Yang et al. 2021, muP)",
+    )
 
 
 class MethodConfig(BaseModel):
@@ -164,23 +184,36 @@ class LinearEvalConfig(Block):
 
 
 class OODConfig(Block):
-    """Out-of-domain sets; the in-domain linear head is applied unchanged."""
+    """Out-of-domain sets; the in-domain linear head is applied unchanged. An entry is a
+    name (``digits``, ``<dataset>-c``, a dataset), a folder of ``<class>/*`` images
+    (``/data/mine`` or ``imagefolder:/data/mine``; ``<folder>-c`` its corruptions), or a
+    one-key mapping ``{short name: entry}`` (:mod:`sslctl.data.oodsets`)."""
 
-    datasets: list[str] = ["digits", "mnist5k-c"]
+    datasets: list[str | dict[str, str]] = ["digits", "mnist5k-c"]
     severities: list[Severity] = [1, 2, 3, 4, 5]
     corruptions: list[str] | None = None
 
     @field_validator("datasets")
     @classmethod
-    def _known(cls, names: list[str]) -> list[str]:
+    def _known(cls, entries: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
         from sslctl.data import is_known_ood
 
-        bad = [n for n in names if not is_known_ood(n)]
+        def source_ok(source: str) -> bool:
+            path = "/" in source or source.startswith("~") or source.endswith(".npz")
+            return is_known_ood(source) or path
+
+        bad = [
+            e
+            for e in entries
+            if (isinstance(e, str) and not source_ok(e))
+            or (isinstance(e, dict) and (len(e) != 1 or not source_ok(next(iter(e.values())))))
+        ]
         if bad:
             raise ValueError(
-                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c' or a dataset name"
+                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c', a dataset "
+                "name, a folder path, or a one-key mapping {short name: one of these}"
             )
-        return names
+        return entries
 
 
 class KNNConfig(Block):
@@ -249,6 +282,9 @@ class RuntimeConfig(Block):
         "a quarter of free memory) or in pinned host memory with non-blocking copies",
     )
     checkpoint_every: PositiveInt = Field(1, description="epochs between checkpoints")
+    checkpoint_steps: NonNegativeInt = Field(
+        0, description="also checkpoint every this many steps inside an epoch (0: never)"
+    )
 
 
 class LauncherConfig(Block):
@@ -288,7 +324,7 @@ class LauncherConfig(Block):
     @field_validator("time")
     @classmethod
     def _slurm_time(cls, value: str) -> str:
-        from sslctl.launch.resources import time_minutes
+        from sslctl.recipe.durations import time_minutes
 
         time_minutes(value)  # raises ValueError with the accepted formats
         return value

@@ -42,6 +42,7 @@ class Row:
     std: float | None
     runs: list[str]
     reason: str
+    not_trained: list[str] = field(default_factory=list)  # "seed S: why", per flagged seed
 
 
 @dataclass
@@ -56,6 +57,7 @@ class SweepResult:
     best_yaml: Path | None
     jobs: list[str] = field(default_factory=list)
     pending: bool = False  # SLURM workers submitted (or running) and not waited for
+    links: dict[str, str] = field(default_factory=dict)  # linked path -> swept path
 
 
 def _parent_run(spec: SweepSpec, tracker: Tracker, name: str) -> str:
@@ -213,14 +215,18 @@ def _result(
             t.user_attrs.get("std"),
             list(t.user_attrs.get("run_ids", [])),
             t.user_attrs.get("reason", ""),
+            list(t.user_attrs.get("not_trained", [])),
         )
         for t in counted(study)
         if t.state != States.WAITING
     ]
     sign = -1 if spec.objective.direction == "maximize" else 1
-    rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0), r.trial))
+    # points where a seed did not train go after the others, and are never "best"
+    rows.sort(
+        key=lambda r: (r.value is None, bool(r.not_trained), sign * (r.value or 0.0), r.trial)
+    )
     best = None
-    if rows and rows[0].value is not None:
+    if rows and rows[0].value is not None and not rows[0].not_trained:
         best = (
             Path(url).parent / f"{spec.name}.best.yaml"
             if "://" not in url
@@ -231,4 +237,6 @@ def _result(
             f"# best point of sweep {spec.name}: {spec.objective.metric} = "
             f"{rows[0].value:.3f}\n" + to_yaml(recipe)
         )
-    return SweepResult(spec.name, study_name(spec), url, parent, rows, reaped, finished, best)
+    return SweepResult(
+        spec.name, study_name(spec), url, parent, rows, reaped, finished, best, links=spec.link
+    )

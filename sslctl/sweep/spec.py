@@ -1,6 +1,7 @@
 """Sweep files (``sweeps/NAME.yaml``): a base recipe, a search space over dotted recipe
-paths, the sampler, pruner, objective, budget and seeds. Validated completely (every
-grid value and range end is tried against the recipe schema) before anything exists."""
+paths, linked paths that take a swept path's value, the sampler, pruner, objective,
+budget and seeds. Validated completely (every grid value and range end is tried against
+the recipe schema) before anything exists."""
 
 from __future__ import annotations
 
@@ -77,6 +78,13 @@ class SweepSpec(BaseModel):
     base: str = Field(description="base recipe, relative to the sweep file")
     set: list[str] = Field(default_factory=list, description="overrides applied to the base")
     space: dict[str, Dimension]
+    link: dict[str, str | dict[str, dict[Any, Any]]] = Field(
+        default_factory=dict,
+        description="PATH: SWEPT_PATH, PATH takes the swept path's value at every point "
+        "(projector.out_dim: projector.width varies the projector's dimension throughout); "
+        "PATH: {SWEPT_PATH: {value: PATH's value, ...}}, one value per grid value (a "
+        "per-width learning rate)",
+    )
     sampler: Literal["grid", "tpe", "random"] = "grid"
     pruner: Literal["median", "hyperband", "none"] = "none"
     objective: Objective = Objective()
@@ -113,6 +121,8 @@ class SweepSpec(BaseModel):
                 )
         elif self.trials is None:
             raise ValueError(f"trials: required for sampler {self.sampler!r}")
+        for target, rule in self.link.items():
+            _check_link(target, rule, self.space)
         return self
 
     def base_path(self) -> Path:
@@ -135,15 +145,45 @@ class SweepSpec(BaseModel):
         values = [d.choices if isinstance(d, Choices) else d for d in self.space.values()]
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
+    def linked(self, point: dict[str, Any]) -> dict[str, Any]:
+        """The point with every linked path set from its swept path's value (the value
+        itself, or the value the link's table gives for it)."""
+        extra = {}
+        for target, rule in self.link.items():
+            source, table = (rule, None) if isinstance(rule, str) else next(iter(rule.items()))
+            if source in point:
+                extra[target] = point[source] if table is None else table[point[source]]
+        return {**point, **extra}
+
     def recipe_for(self, point: dict[str, Any], seed: int) -> Recipe:
-        """The base recipe with the sweep's overrides, this point and this seed. A point
-        that changes ``method.name`` starts from that method's defaults."""
+        """The base recipe with the sweep's overrides, this point (linked paths included)
+        and this seed. A point that changes ``method.name`` starts from that method's
+        defaults."""
         source = str(self.base_path())
         data = apply_overrides(compose(self.base_path()), self.set)
         if "method.name" in point:
             data["method"] = {"name": point["method.name"]}
-        overrides = [f"{k}={_yaml_value(v)}" for k, v in point.items()]
+        overrides = [f"{k}={_yaml_value(v)}" for k, v in self.linked(point).items()]
         return validate(apply_overrides(data, [*overrides, f"seed={seed}"]), source)
+
+
+def _check_link(target: str, rule: str | dict[str, dict[Any, Any]], space: dict) -> None:
+    """A link names one swept path; a table link has a value for each of its grid values."""
+    if target in space:
+        raise ValueError(f"link.{target}: {target!r} is swept itself; link or sweep it")
+    if isinstance(rule, dict) and len(rule) != 1:
+        raise ValueError(f"link.{target}: a table link names one swept path, got {list(rule)}")
+    source = rule if isinstance(rule, str) else next(iter(rule))
+    if source not in space:
+        raise ValueError(f"link.{target}: got {source!r}; expected a swept path ({list(space)})")
+    if isinstance(rule, dict):
+        dim = space[source]
+        if isinstance(dim, Range):
+            raise ValueError(f"link.{target}: a table link needs a grid or choices, not a range")
+        values = dim.choices if isinstance(dim, Choices) else dim
+        missing = [v for v in values if v not in rule[source]]
+        if missing:
+            raise ValueError(f"link.{target}: no value for {source} = {missing}")
 
 
 def _yaml_value(value: Any) -> str:

@@ -14,10 +14,10 @@ from sslctl.launch.resources import (
     executor_parameters,
     sbatch_options,
     tasks_per_node,
-    time_minutes,
     world_size,
 )
 from sslctl.recipe import load_recipe, recipe_hash
+from sslctl.recipe.durations import time_minutes
 from sslctl.recipe.schema import LauncherConfig
 from tests.conftest import RECIPES
 
