@@ -31,9 +31,13 @@ class RecipeBusy(SslctlError):
     def __init__(self, recipe_hash: str, owner: dict[str, Any]) -> None:
         self.recipe_hash = recipe_hash
         self.owner = owner
+        hint = (
+            f"follow it with `sslctl status`, or `sslctl cancel {owner['job']}`"
+            if owner.get("job")
+            else "wait for it (--wait) or run it again when it is done"
+        )
         super().__init__(
-            f"recipe {recipe_hash} is already running: {describe_owner(owner)}; "
-            "wait for it (--wait) or run it again when it is done"
+            f"recipe {recipe_hash} is already running: {describe_owner(owner)}; {hint}"
         )
 
 
@@ -41,7 +45,10 @@ def describe_owner(owner: dict[str, Any]) -> str:
     """``pid 123 on host node1 since 14:02:11 UTC, MLflow run abc`` (what is known)."""
     if not owner:
         return "holder unknown"
-    parts = [f"pid {owner.get('pid', '?')} on host {owner.get('host', '?')}"]
+    if owner.get("job"):
+        parts = [f"SLURM job {owner['job']}"]
+    else:
+        parts = [f"pid {owner.get('pid', '?')} on host {owner.get('host', '?')}"]
     if owner.get("started"):
         parts.append(time.strftime("since %H:%M:%S UTC", time.gmtime(owner["started"])))
     if owner.get("run_id"):

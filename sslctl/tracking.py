@@ -103,8 +103,10 @@ def ensure_store(uri: str) -> None:
     db = sqlite_path(uri)
     if db is None or (db.is_file() and db.stat().st_size > 0):
         return
-    if not db.parent.is_dir():
-        raise SslctlError(f"MLflow store {uri}: folder {db.parent} does not exist")
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)  # as MLflow itself does for sqlite
+    except OSError as err:
+        raise SslctlError(f"MLflow store {uri}: cannot create folder {db.parent}: {err}") from None
     from sslctl.locks import file_lock
 
     with file_lock(store_lock(db)):
@@ -116,8 +118,9 @@ def ensure_store(uri: str) -> None:
 
             _get_sqlalchemy_store(f"sqlite:///{tmp}", None).engine.dispose()
             os.replace(tmp, db)
-        except OSError as err:
-            raise SslctlError(f"MLflow store {db}: could not be created: {err}") from None
+        except Exception as err:  # full disk, read-only folder (OSError or sqlite's own)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            raise SslctlError(f"MLflow store {db}: could not be created: {first}") from None
         finally:
             tmp.unlink(missing_ok=True)
 

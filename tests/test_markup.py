@@ -69,3 +69,21 @@ def test_tables_escape_user_cells() -> None:
     )
     text = _render(open_runs_table([run]))
     assert "[b]exp" in text and "n[/x]" in text and "'[x].yaml'" in text
+
+
+@pytest.mark.slow
+def test_a_run_named_with_markup_prints_its_summary(tmp_path) -> None:
+    """`experiment: data [/x]` from a recipe file with brackets in its name: the tiny
+    pipeline finishes and prints its first line, summary and run line (it used to crash
+    printing the summary, after training, and on every re-run)."""
+    from tests.conftest import RECIPES, TINY, run_sslctl
+
+    path = tmp_path / "[wip] r.yaml"
+    path.write_text(f"extends: {RECIPES / 'vicreg.yaml'}\nexperiment: 'data [/x]'\n")
+    sets = [a for s in [*TINY, "eval.baselines=false"] for a in ("--set", s)]
+    for _ in range(2):  # the first run, then the re-run that recognises it
+        out = run_sslctl(tmp_path, "pretrain", str(path), *sets, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        flat = " ".join(out.stdout.split())  # rich wraps long lines and titles
+        assert "[wip] r.yaml:" in flat and "data [/x]: [wip] r.yaml" in flat, out.stdout
+        assert "in experiment 'data [/x]'" in flat, out.stdout

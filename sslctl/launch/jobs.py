@@ -132,6 +132,14 @@ def job_status(entries: list[dict[str, Any]]) -> list[JobStatus]:
     return rows
 
 
+def live_jobs(tags: dict[str, str]) -> list[str]:
+    """The SLURM jobs recorded on a run (pretraining and evaluation job ids) that are
+    still queued or running: a second submission must not write into that run."""
+    ids = [tags[k] for k in ("sslctl.slurm.job_id", "sslctl.slurm.eval_job_id") if tags.get(k)]
+    states = slurm_states(ids) if ids else {}
+    return [j for j in ids if j in states and states[j] not in FINAL_STATES]
+
+
 JOB_ID = re.compile(r"\d{1,12}(_\d{1,9})?")  # a job, or one task of an array job
 
 

@@ -33,7 +33,9 @@ from sslctl.launch.cluster import (
     record,
     sslctl_home,
 )
+from sslctl.launch.jobs import live_jobs
 from sslctl.launch.resources import evaluation_request, world_size
+from sslctl.locks import RecipeBusy, recipe_lock
 from sslctl.recipe import Recipe, recipe_hash, to_yaml
 
 
@@ -78,7 +80,7 @@ def submit_pipeline(
         )
     from sslctl.data import load_dataset
     from sslctl.pipeline import claim_run, preflight, runs_root
-    from sslctl.tracking import STATUS_TAG, TAG, Tracker, tracking_uri
+    from sslctl.tracking import TAG, Tracker
 
     dataset = load_dataset(
         recipe.data.name,
@@ -89,12 +91,43 @@ def submit_pipeline(
     preflight(recipe, dataset, source)
     tracker = Tracker()
     rhash = recipe_hash(recipe)
-    known = {r.run_id for r in tracker.find(recipe.experiment, rhash)}
-    run_id, complete = claim_run(
-        recipe, source=source, force=force, tracker=tracker, extra_tags={f"{TAG}launcher": "slurm"}
-    )
-    if complete:
-        return Submission("", Path(), run_id, recipe.experiment, rhash, world, reused=True)
+    # one submission at a time per recipe here, and none while a job of it is live
+    with recipe_lock(runs_root() / f"{rhash}.lock", rhash):
+        previous = tracker.find(recipe.experiment, rhash)
+        for run in previous:
+            live = [] if run.complete else live_jobs(run.tags)
+            if live:
+                raise RecipeBusy(rhash, {"job": live[0], "run_id": run.run_id})
+        known = {r.run_id for r in previous}
+        run_id, complete = claim_run(
+            recipe,
+            source=source,
+            force=force,
+            tracker=tracker,
+            extra_tags={f"{TAG}launcher": "slurm"},
+        )
+        if complete:
+            return Submission("", Path(), run_id, recipe.experiment, rhash, world, reused=True)
+        return _submit(recipe, source, run_id, known, tracker, world, say)
+
+
+def _submit(
+    recipe: Recipe,
+    source: str,
+    run_id: str,
+    known: set[str],
+    tracker: Any,
+    world: int,
+    say: Callable[[str], None],
+) -> Submission:
+    """Submit the job(s) for ``run_id`` and record them; a failed submission deletes a
+    run created for it."""
+    from sslctl.pipeline import runs_root
+    from sslctl.tracking import STATUS_TAG, TAG, tracking_uri
+
+    cfg = recipe.launcher
+    chained = cfg.chain == "afterok"
+    rhash = recipe_hash(recipe)
     workdir = runs_root().resolve() / rhash
     recipe_file = workdir / "recipe.yaml"
     recipe_file.write_text(to_yaml(recipe))

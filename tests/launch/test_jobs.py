@@ -78,3 +78,16 @@ def test_cancel_refuses_what_is_not_a_known_job_id(bin_dir: Path, tmp_path: Path
     result = CliRunner().invoke(app, ["cancel", "7"], env={"COLUMNS": "300"})
     assert result.exit_code == 0, result.output
     assert called.read_text().split() == ["7"]
+
+
+def test_live_jobs_of_a_run(bin_dir: Path) -> None:
+    """The jobs recorded on a run that SLURM still runs (a second submission of the same
+    recipe is refused while there is one); finished or purged ones do not count."""
+    from sslctl.launch.jobs import live_jobs
+
+    _tool(bin_dir, "squeue", SQUEUE)
+    _tool(bin_dir, "sacct", 'echo "8|COMPLETED"')
+    assert live_jobs({"sslctl.slurm.job_id": "7"}) == ["7"]
+    assert live_jobs({"sslctl.slurm.job_id": "8"}) == []
+    assert live_jobs({"sslctl.slurm.job_id": "8", "sslctl.slurm.eval_job_id": "7"}) == ["7"]
+    assert live_jobs({}) == []
