@@ -119,13 +119,28 @@ def study_trials(claim: Claim, scale: str, say: Say = print) -> tuple[list[Trial
         rows = run_spectral_study(seeds=seeds, **options)
     name = claim.kind.removeprefix("study-")
     say(f"claim {claim.name}: study {name} ran {len(rows)} rows")
-    run_id = log_study(name, {**options, "seeds": seeds, "claim": claim.name}, rows, "")
+    run_id = log_study(
+        name, {**options, "seeds": seeds, "claim": claim.name}, rows, _table_text(name, rows)
+    )
     trials = []
     for row in rows:
         data = asdict(row)
         metrics = {k: float(v) for k, v in data.items() if isinstance(v, float)}
         trials.append(Trial(data["method"], None, data["seed"], run_id, metrics))
     return trials, run_id
+
+
+def _table_text(name: str, rows: list[Any]) -> str:
+    """The study's table as plain text, as ``sslctl study`` logs it."""
+    import io
+
+    from rich.console import Console
+
+    from sslctl.studies.report import rows_table
+
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
+    console.print(rows_table(f"study {name}", rows))
+    return console.export_text()
 
 
 def measure(
