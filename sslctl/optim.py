@@ -53,9 +53,28 @@ def base_lr(cfg: OptimConfig) -> float:
     return cfg.lr * cfg.batch_size / 256 if cfg.scale_lr else cfg.lr
 
 
-def build_optimizer(cfg: OptimConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """The recipe's optimiser over the trainable parameters."""
-    params = [p for p in model.parameters() if p.requires_grad]
+def param_groups(model: nn.Module, projector_lr_scale: float = 1.0) -> list[dict]:
+    """The trainable parameters as optimiser groups, each with its ``lr_scale`` (the
+    factor on the scheduled learning rate): the projector's (``model.projector``, when
+    the model has one) get ``projector_lr_scale``, everything else 1."""
+    projector = getattr(model, "projector", None)
+    ids = {id(p) for p in projector.parameters()} if projector is not None else set()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in ids], "lr_scale": 1.0},
+        {"params": [p for p in trainable if id(p) in ids], "lr_scale": projector_lr_scale},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def build_optimizer(
+    cfg: OptimConfig, model: nn.Module, projector_lr_scale: float = 1.0
+) -> torch.optim.Optimizer:
+    """The recipe's optimiser over the trainable parameters (groups: :func:`param_groups`;
+    the initial learning rate of each is the peak times its ``lr_scale``)."""
+    params = param_groups(model, projector_lr_scale)
+    for group in params:
+        group["lr"] = base_lr(cfg) * group["lr_scale"]
     lr = base_lr(cfg)
     if cfg.name == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)

@@ -23,6 +23,20 @@ class OpenRun:
     epoch: int
     epochs: int
     where: str
+    resume: str = ""
+
+
+def resume_command(run_id: str, tags: dict[str, str]) -> str:
+    """The command that continues an unfinished run: ``sslctl evaluate`` when pretraining
+    is done, the sweep for a trial, else the pretraining command it was started with
+    (tag ``sslctl.command``; the recipe path for runs from before that tag)."""
+    if tags.get(f"{TAG}stage.pretrain") == "done":
+        return f"sslctl evaluate {run_id}"
+    if f"{TAG}sweep" in tags:
+        return f"sslctl sweep {tags[f'{TAG}sweep']}"
+    if f"{TAG}command" in tags:
+        return tags[f"{TAG}command"]
+    return f"sslctl pretrain {tags.get(f'{TAG}recipe', 'RECIPE')} (with the --set it ran with)"
 
 
 def open_runs(tracker: Tracker, limit: int = 15) -> list[OpenRun]:
@@ -57,6 +71,7 @@ def open_runs(tracker: Tracker, limit: int = 15) -> list[OpenRun]:
                 "slurm " + tags["sslctl.slurm.job_id"]
                 if "sslctl.slurm.job_id" in tags
                 else ("sweep " + tags[f"{TAG}sweep"] if f"{TAG}sweep" in tags else "local"),
+                resume_command(run.info.run_id, tags),
             )
         )
         if len(rows) == limit:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sslctl.errors import Pruned, RecipeError, SslctlError
+from sslctl.evaluate import forget_evaluations, pending
 from sslctl.recipe import Recipe, flatten, recipe_hash, to_dict, to_yaml
 from sslctl.tracking import HASH_TAG, STATUS_TAG, TAG, Tracker, git_state
 
@@ -50,6 +51,8 @@ def run_pipeline(
     on_probe: Any = None,
     run_id: str | None = None,
     stages: Literal["all", "pretrain", "evaluate"] = "all",
+    reevaluate: bool = False,
+    progress: Any = None,
 ) -> PipelineResult:
     """Run (or resume, or recognise) the full chain for ``recipe``.
 
@@ -58,56 +61,60 @@ def run_pipeline(
     ``stages``: ``pretrain`` stops after pretraining and leaves the run open (status
     ``pretrained``) for a later ``evaluate``, which requires pretraining to be done; the
     two halves of a SLURM ``afterok`` chain.
+
+    A finished run of the same pretraining (``recipe_hash`` leaves ``eval.*`` out) is
+    reused; its evaluation stages whose settings differ from ``recipe``'s run again on its
+    weights, into the same run (every evaluation stage with ``reevaluate``).
+    ``progress(what, done, total)`` hears of the evaluations' feature batches and epochs.
     """
-    from sslctl.data import load_dataset, load_ood
+    from sslctl.data import load_dataset
+    from sslctl.data.oodsets import load_sets
 
     start = time.perf_counter()
     rhash = recipe_hash(recipe)
-    dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=recipe.data.download)
-    ood_sets = {}
-    for name in recipe.eval.ood.datasets:
-        ood_sets.update(
-            load_ood(
-                name,
-                reference=dataset,
-                severities=tuple(recipe.eval.ood.severities),
-                corruptions=tuple(recipe.eval.ood.corruptions)
-                if recipe.eval.ood.corruptions
-                else None,
-            )
-        )
+    dataset = load_dataset(
+        recipe.data.name,
+        root=recipe.data.root,
+        download=recipe.data.download,
+        image_size=recipe.data.image_size,
+    )
+    ood = recipe.eval.ood
+    ood_sets = load_sets(
+        ood.datasets,
+        dataset,
+        severities=tuple(ood.severities),
+        corruptions=tuple(ood.corruptions) if ood.corruptions else None,
+        root=recipe.data.root,
+        download=recipe.data.download,
+        warn=say,
+    )
     preflight(recipe, dataset, source)
 
     tracker = tracker or Tracker()
     workdir = runs_root() / rhash
-    if run_id is not None:
-        given = tracker.get(run_id)
-        if given.complete:
-            return PipelineResult(
-                run_id, recipe.experiment, rhash, given.metrics, reused=True, tags=given.tags
-            )
-        previous = [given]
-    else:
-        previous = tracker.find(recipe.experiment, rhash)
+    previous = (
+        [tracker.get(run_id)] if run_id is not None else tracker.find(recipe.experiment, rhash)
+    )
     done = next((r for r in previous if r.complete), None)
     if done is not None and not force:
-        return PipelineResult(
-            done.run_id, recipe.experiment, rhash, done.metrics, reused=True, tags=done.tags
-        )
-    unfinished = next((r for r in previous if not r.complete), None)
-    if run_id is not None and not _checkpoint_belongs(workdir, run_id):
-        _bind(workdir, run_id, source)  # someone else's checkpoint: start afresh
-    if run_id is not None or (
-        unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id)
-    ):
-        assert unfinished is not None
-        run_id = unfinished.run_id
+        tags = forget_evaluations(done.tags) if reevaluate else done.tags
+        if stages == "pretrain" or not pending(recipe, tags):
+            return PipelineResult(
+                done.run_id, recipe.experiment, rhash, done.metrics, reused=True, tags=done.tags
+            )
+        run_id, stages = done.run_id, "evaluate"  # the same pretraining: evaluate it again
+        say(f"run {run_id} is pretrained; evaluating: {', '.join(pending(recipe, tags))}")
         tracker.reopen(run_id)
-        tags = unfinished.tags
+        tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
+    elif run_id is not None and stages == "evaluate":
+        tags = forget_evaluations(previous[0].tags) if reevaluate else previous[0].tags
+        tracker.reopen(run_id)
     else:
-        run_id = _fresh_run(tracker, recipe, rhash, source, extra_tags or {}, unfinished)
-        tags = {}
+        run_id, tags = _choose_run(
+            tracker, recipe, rhash, source, extra_tags or {}, previous, run_id, force
+        )
     tracker.set_tags(run_id, {STATUS_TAG: "running"})
+    was = done is not None  # a finished run evaluated again stays complete on failure
     try:
         from sslctl.stages import run_stages
 
@@ -123,14 +130,13 @@ def run_pipeline(
             say=say,
             on_probe=on_probe,
             stages=stages,
+            progress=progress,
         )
     except Pruned as err:
-        tracker.set_tags(run_id, {STATUS_TAG: "pruned", f"{TAG}error": str(err)})
-        tracker.finish(run_id, "KILLED")
+        close_run(tracker, run_id, "pruned", "KILLED", str(err), was_complete=was)
         raise
     except KeyboardInterrupt:
-        tracker.set_tags(run_id, {STATUS_TAG: "interrupted"})
-        tracker.finish(run_id, "KILLED")
+        close_run(tracker, run_id, "interrupted", "KILLED", None, was_complete=was)
         raise
     except SystemExit:
         # submitit on preemption or timeout (USR2): checkpointed and requeued; the job
@@ -138,9 +144,9 @@ def run_pipeline(
         tracker.set_tags(run_id, {STATUS_TAG: "requeued"})
         raise
     except BaseException as err:
-        tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
-        tracker.finish(run_id, "FAILED")
+        close_run(tracker, run_id, "failed", "FAILED", str(err)[:4000], was_complete=was)
         raise
+    tracker.delete_tag(run_id, f"{TAG}error")  # from an earlier failed attempt
     if stages == "pretrain":
         tracker.set_tags(run_id, {STATUS_TAG: "pretrained"})  # the evaluations come next
     else:
@@ -156,6 +162,57 @@ def run_pipeline(
         seconds=time.perf_counter() - start,
         tags=final.tags,
     )
+
+
+def close_run(
+    tracker: Tracker,
+    run_id: str,
+    status: str,
+    mlflow_status: str,
+    error: str | None,
+    *,
+    was_complete: bool,
+) -> None:
+    """End a run whose stages stopped early: no stage is left tagged ``running``. A finished
+    run that was being evaluated again stays complete (its earlier results stand); the
+    error is kept in a tag."""
+    tracker.close_stages(run_id, status)
+    if was_complete:
+        tags = {STATUS_TAG: "complete", f"{TAG}eval_error": error or status}
+        tracker.set_tags(run_id, tags)
+        tracker.finish(run_id, "FINISHED")
+        return
+    tracker.set_tags(run_id, {STATUS_TAG: status, **({f"{TAG}error": error} if error else {})})
+    tracker.finish(run_id, mlflow_status)
+
+
+def _choose_run(
+    tracker: Tracker,
+    recipe: Recipe,
+    rhash: str,
+    source: str,
+    extra_tags: dict[str, str],
+    previous: list[Any],
+    run_id: str | None,
+    force: bool,
+) -> tuple[str, dict[str, str]]:
+    """The run to pretrain in and the stages it has done: the given or an unfinished run
+    whose checkpoint is on disk (resumed), else a new run (a finished one, under
+    ``force``, is superseded)."""
+    workdir = runs_root() / rhash
+    if run_id is not None:
+        if not _checkpoint_belongs(workdir, run_id):
+            _bind(workdir, run_id, source)  # someone else's checkpoint: start afresh
+        tracker.reopen(run_id)
+        return run_id, previous[0].tags
+    unfinished = next((r for r in previous if not r.complete), None)
+    if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
+        tracker.reopen(unfinished.run_id)
+        return unfinished.run_id, unfinished.tags
+    for old in previous:
+        if old.complete:  # --force: the retrained run replaces it in reports
+            tracker.set_tags(old.run_id, {STATUS_TAG: "superseded"})
+    return _fresh_run(tracker, recipe, rhash, source, extra_tags, unfinished), {}
 
 
 def claim_run(
@@ -175,7 +232,7 @@ def claim_run(
     previous = tracker.find(recipe.experiment, rhash)
     done = next((r for r in previous if r.complete), None)
     if done is not None and not force:
-        return done.run_id, True
+        return done.run_id, not pending(recipe, done.tags)  # eval.* changed: evaluate again
     workdir = runs_root() / rhash
     unfinished = next((r for r in previous if not r.complete), None)
     if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
@@ -236,8 +293,13 @@ def _new_run(
         **extra_tags,
     }
     run_id = tracker.create(exp_id, name, tags)
-    tracker.log_params(run_id, flatten(to_dict(recipe)))
-    tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
+    try:
+        tracker.log_params(run_id, flatten(to_dict(recipe)))
+        tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
+    except Exception as err:  # never leave a run RUNNING that nothing will finish
+        tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
+        tracker.finish(run_id, "FAILED")
+        raise SslctlError(f"MLflow refused the recipe of run {run_id}: {err}") from None
     return run_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import tempfile
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from sslctl.errors import SslctlError
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -68,9 +71,15 @@ def atomic_save(obj: Any, path: Path) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        full = isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+        if full or (isinstance(err, RuntimeError) and "No space left" in str(err)):
+            raise SslctlError(
+                f"no space left on the device writing {path} (the previous checkpoint is "
+                "intact): free some space and run the same command again to resume"
+            ) from None
         raise
 
 

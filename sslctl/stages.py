@@ -12,15 +12,9 @@ import torch
 
 from sslctl.data.datasets import Dataset, ImageSet
 from sslctl.errors import SslctlError
-from sslctl.evals.diagnostics import (
-    held_out_features,
-    independence_metrics,
-    spectrum_metrics,
-    spectrum_of,
-)
-from sslctl.evals.features import raw_pixels
-from sslctl.evals.linear import protocol
-from sslctl.evals.suite import evaluate_encoder
+from sslctl.evals.diagnostics import held_out_features, spectrum_metrics, spectrum_of
+from sslctl.evals.features import Progress
+from sslctl.evaluate import EvalContext, load_weights, run_evaluations, spectrum_features
 from sslctl.recipe import Recipe
 from sslctl.runtime import atomic_save, pick_device, pick_dtype, seed_everything, torch_threads
 from sslctl.tracking import TAG, Tracker
@@ -49,6 +43,7 @@ def run_stages(
     say: Callable[[str], None] = print,
     on_probe: Callable[[int, float], None] | None = None,
     stages: str = "all",
+    progress: Progress | None = None,
 ) -> StagesResult:
     """Pretrain, then evaluate the backbone (and projector), then the baselines.
     ``stages``: ``all``, ``pretrain`` (stop after pretraining) or ``evaluate`` (the
@@ -67,12 +62,16 @@ def run_stages(
     with torch_threads(recipe.runtime.threads):
         seed_everything(recipe.seed)
         trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
-        resumed_epoch = trainer.epoch if trainer.resume() else 0
+        pretrained = _done(done_tags, "pretrain")
+        if pretrained:  # evaluations only: the final weights are loaded, nothing resumes
+            resumed_epoch = recipe.optim.epochs
+        else:
+            resumed_epoch = trainer.epoch if trainer.resume() else 0
         if 0 < resumed_epoch < recipe.optim.epochs:
             say(f"resuming pretraining at epoch {resumed_epoch + 1}/{recipe.optim.epochs}")
         spectra: dict[int, list[float]] = {}
-        spectrum_on = ["backbone", *(["projector"] if recipe.projector.depth else [])]
-        if not _done(done_tags, "pretrain"):
+        spectrum_on = spectrum_features(recipe)
+        if not pretrained:
             mark("pretrain", "running")
             if recipe.eval.probe.every:
                 from sslctl.evals.probe import protocol as probe_protocol
@@ -107,82 +106,22 @@ def run_stages(
             )
             tracker.log_artifact(run_id, final, "checkpoints")
             mark("pretrain", "done")
+        elif stages != "pretrain":  # evaluations of a pretrained run: its final weights
+            load_weights(trainer.model, workdir, tracker, run_id)
         if stages == "pretrain":
             return StagesResult(resumed_epoch)
-
-        evaluate = _evaluator(recipe, dataset, ood_sets, device, dtype)
-        if recipe.eval.linear.enabled and not _done(done_tags, "linear"):
-            say("linear and OOD evaluation of the pretrained encoder")
-            mark("linear", "running")
-            metrics: dict[str, float] = {}
-            for on in recipe.eval.linear.on:
-                encoder = trainer.model.backbone if on == "backbone" else trainer.model
-                prefix = "" if on == "backbone" else "projector/"
-                metrics.update({prefix + k: v for k, v in evaluate(encoder).items()})
-            tracker.log_metrics(run_id, metrics)
-            tracker.set_tags(
-                run_id,
-                {
-                    f"{TAG}protocol.linear": protocol(recipe.eval.linear),
-                    f"{TAG}protocol.ood": _ood_protocol(ood_sets),
-                    f"{TAG}protocol.knn": f"weighted kNN k={recipe.eval.knn.k}, cosine, "
-                    f"T={recipe.eval.knn.temperature:g}, on the same cached features",
-                },
-            )
-            mark("linear", "done")
-            mark("ood", "done")
-
-        if not _done(done_tags, "diagnostics"):
-            metrics = _diagnostics(
-                trainer,
-                recipe,
-                dataset,
-                device,
-                dtype,
-                spectra,
-                spectrum_on,
-                workdir,
-                tracker,
-                run_id,
-            )
-            tracker.log_metrics(run_id, metrics, step=recipe.optim.epochs)
-            mark("diagnostics", "done")
-
-        if (
-            recipe.eval.baselines
-            and recipe.eval.linear.enabled
-            and not _done(done_tags, "baselines")
-        ):
-            say("baselines: raw pixels and a random-init backbone")
-            torch.manual_seed(recipe.seed)
-            random_init = build_model(recipe, dataset.train.images.shape[1]).backbone.to(device)
-            metrics = {f"baseline/raw/{k}": v for k, v in evaluate(raw_pixels).items()}
-            metrics.update({f"baseline/random/{k}": v for k, v in evaluate(random_init).items()})
-            tracker.log_metrics(run_id, metrics)
-            mark("baselines", "done")
-    return StagesResult(resumed_epoch)
-
-
-def _evaluator(
-    recipe: Recipe,
-    dataset: Dataset,
-    ood_sets: dict[str, ImageSet],
-    device: torch.device,
-    dtype: torch.dtype | None,
-) -> Callable[[Any], dict[str, float]]:
-    def evaluate(encoder: Any) -> dict[str, float]:
-        return evaluate_encoder(
-            encoder,
-            dataset,
-            ood_sets,
-            recipe.eval.linear,
-            knn=recipe.eval.knn,
-            device=device,
-            dtype=dtype,
-            seed=recipe.seed,
+        ctx = EvalContext(
+            recipe, dataset, ood_sets, device, dtype, tracker, run_id, workdir, say, progress
         )
-
-    return evaluate
+        in_channels = dataset.train.images.shape[1]
+        run_evaluations(
+            trainer.model,
+            ctx,
+            done_tags,
+            spectra=spectra,
+            random_init=lambda: build_model(recipe, in_channels).backbone,
+        )
+    return StagesResult(resumed_epoch)
 
 
 def _probe(
@@ -221,40 +160,6 @@ def _probe(
     return top1
 
 
-def _diagnostics(
-    trainer: Pretrainer,
-    recipe: Recipe,
-    dataset: Dataset,
-    device: torch.device,
-    dtype: torch.dtype | None,
-    spectra: dict[int, list[float]],
-    spectrum_on: list[str],
-    workdir: Path,
-    tracker: Tracker,
-    run_id: str,
-) -> dict[str, float]:
-    """HSIC and spectrum of the final representation; the spectrum plot as an artifact."""
-    from sslctl.evals.spectrum import plot_spectra
-
-    metrics: dict[str, float] = {}
-    ind, sp = recipe.eval.independence, recipe.eval.spectrum
-    wanted = sorted(set(ind.on if ind.enabled else []) | set(spectrum_on if sp.enabled else []))
-    feats = held_out_features(trainer.model, dataset, wanted, device, dtype) if wanted else {}
-    if ind.enabled:
-        metrics.update(independence_metrics({k: feats[k] for k in ind.on}, ind, recipe.seed))
-    if sp.enabled:
-        chosen = {k: feats[k] for k in spectrum_on}
-        metrics.update(spectrum_metrics(chosen))
-        spectra[recipe.optim.epochs] = spectrum_of(chosen)
-        png = plot_spectra(
-            spectra,
-            workdir / "spectrum.png",
-            f"{recipe.method.name}: embedding covariance spectrum",
-        )
-        tracker.log_artifact(run_id, png, "plots")
-    return metrics
-
-
 def _epoch_metrics(stats: EpochStats) -> dict[str, float]:
     return {
         "pretrain/loss": stats.loss,
@@ -263,8 +168,3 @@ def _epoch_metrics(stats: EpochStats) -> dict[str, float]:
         "pretrain/epoch_seconds": stats.seconds,
         "pretrain/images_per_s": stats.images_per_s,
     }
-
-
-def _ood_protocol(ood_sets: dict[str, ImageSet]) -> str:
-    suites = sorted({k.split("/")[0] for k in ood_sets})
-    return f"in-domain linear head applied unchanged to {', '.join(suites)}"

@@ -12,9 +12,12 @@ import logging
 import os
 import subprocess
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sslctl.errors import SslctlError
 
 TAG = "sslctl."
 HASH_TAG = "sslctl.recipe_hash"
@@ -69,26 +72,109 @@ class RunRef:
         return self.status == "FINISHED" and self.tags.get(STATUS_TAG) == "complete"
 
 
+def tag_equals(key: str, value: str) -> str:
+    """An MLflow filter ``tags.`key` = 'value'`` built with quoting, not by pasting a user
+    value into the string: a value holding a single quote is double-quoted; one holding
+    both quote characters (or a key holding a backtick) cannot be written and is refused."""
+    if "`" in key:
+        raise SslctlError(f"tag name {key!r}: a backtick cannot be used in an MLflow filter")
+    if "'" not in value:
+        return f"tags.`{key}` = '{value}'"
+    if '"' not in value:
+        return f'tags.`{key}` = "{value}"'
+    raise SslctlError(f"{value!r}: both quote characters; cannot be searched in MLflow")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (None for other stores)."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
+def store_lock(db: Path) -> Path:
+    """The lock file beside a sqlite store that serialises its creation and the creation
+    of experiments in it (``mlflow.db`` -> ``mlflow.db.lock``)."""
+    return db.with_name(db.name + ".lock")
+
+
+def ensure_store(uri: str) -> None:
+    """Create a missing sqlite store once, even when many processes start at once: under
+    the lock beside it, the schema is built in a temporary file that is renamed into
+    place, so a crash (kill -9, full disk) never leaves a half-migrated ``mlflow.db``."""
+    db = sqlite_path(uri)
+    if db is None or (db.is_file() and db.stat().st_size > 0):
+        return
+    if not db.parent.is_dir():
+        raise SslctlError(f"MLflow store {uri}: folder {db.parent} does not exist")
+    from sslctl.locks import file_lock
+
+    with file_lock(store_lock(db)):
+        if db.is_file() and db.stat().st_size > 0:
+            return  # another process created it while this one waited
+        tmp = db.with_name(f".{db.name}.creating-{os.getpid()}")
+        try:
+            from mlflow.tracking._tracking_service.utils import _get_sqlalchemy_store
+
+            _get_sqlalchemy_store(f"sqlite:///{tmp}", None).engine.dispose()
+            os.replace(tmp, db)
+        except OSError as err:
+            raise SslctlError(f"MLflow store {db}: could not be created: {err}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def _open_client(uri: str) -> Any:
+    """An MlflowClient on ``uri`` (which opens the store); a store that cannot be opened
+    is a :class:`SslctlError` saying how to recover."""
+    from mlflow import MlflowClient
+
+    ensure_store(uri)
+    try:
+        return MlflowClient(tracking_uri=uri)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        db = sqlite_path(uri)
+        hint = (
+            f"; it looks half-created (an interrupted or concurrent first use by an older "
+            f"sslctl or another tool): move it aside (mv {db} {db}.broken) and run again for a "
+            f"fresh store, or try `mlflow db upgrade {uri}` if it holds runs you need"
+            if db is not None
+            else ""
+        )
+        raise SslctlError(f"cannot open the MLflow store {uri}: {first}{hint}") from None
+
+
 class Tracker:
     """Thin wrapper over :class:`mlflow.MlflowClient` for sslctl's conventions."""
 
     def __init__(self, uri: str | None = None) -> None:
-        from mlflow import MlflowClient
-
         for name in ("alembic", "mlflow", "mlflow.store.db.utils"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
         self.uri = uri or tracking_uri()
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.client = _open_client(self.uri)
 
     def experiment_id(self, name: str) -> str:
-        """Id of the experiment ``name``, created when missing."""
+        """Id of the experiment ``name``, created when missing. Creation is serialised
+        (the store's lock file) and "already exists" from a racing process is success."""
+        from mlflow.exceptions import MlflowException
+
         exp = self.client.get_experiment_by_name(name)
-        if exp is not None:
-            if exp.lifecycle_stage == "deleted":
-                self.client.restore_experiment(exp.experiment_id)
-            return exp.experiment_id
-        return self.client.create_experiment(name)
+        if exp is None:
+            db = sqlite_path(self.uri)
+            from sslctl.locks import file_lock
+
+            with file_lock(store_lock(db)) if db is not None else nullcontext():
+                exp = self.client.get_experiment_by_name(name)
+                if exp is None:
+                    try:
+                        return self.client.create_experiment(name)
+                    except MlflowException as err:
+                        if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                            raise
+                    exp = self.client.get_experiment_by_name(name)
+        if exp.lifecycle_stage == "deleted":
+            self.client.restore_experiment(exp.experiment_id)
+        return exp.experiment_id
 
     def find(self, experiment: str, recipe_hash: str) -> list[RunRef]:
         """Runs of ``experiment`` with this recipe hash, newest first."""
@@ -97,7 +183,7 @@ class Tracker:
             return []
         runs = self.client.search_runs(
             [exp.experiment_id],
-            filter_string=f"tags.`{HASH_TAG}` = '{recipe_hash}'",
+            filter_string=tag_equals(HASH_TAG, recipe_hash),
             order_by=["attributes.start_time DESC"],
         )
         return [self._ref(r) for r in runs]
@@ -131,6 +217,21 @@ class Tracker:
         from mlflow.entities import RunTag
 
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove ``key`` from the run's tags if it is there."""
+        if key in self.get(run_id).tags:
+            self.client.delete_tag(run_id, key)
+
+    def close_stages(self, run_id: str, status: str) -> None:
+        """Stages tagged ``running`` get ``status`` (failed, interrupted, pruned), so no
+        stage of a stopped run looks alive."""
+        tags = self.get(run_id).tags
+        busy = {
+            k: status for k, v in tags.items() if k.startswith(f"{TAG}stage.") and v == "running"
+        }
+        if busy:
+            self.set_tags(run_id, busy)
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         from mlflow.entities import Param

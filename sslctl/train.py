@@ -2,7 +2,14 @@
 
 The loop is meant to be read in one sitting (like facebookresearch/vicreg's
 ``main_vicreg.py``). State that a resumed run needs (weights, optimiser, augmentation RNG,
-epoch, history) is checkpointed atomically after every ``checkpoint_every`` epochs.
+epoch, history) is checkpointed atomically after every ``checkpoint_every`` epochs and,
+with ``runtime.checkpoint_steps``, inside an epoch too (the step reached and the partial
+loss sums), so a killed run resumes at the next batch of the same epoch.
+
+A streamed dataset (``shards:``, :mod:`sslctl.data.stream`) takes another feeder: DataLoader
+workers decode each view's random resized crop, each rank loads only its share of the
+global batch, and the device augmentation is seeded per (epoch, step, rank), so every
+batch is a function of the seed and its position alone.
 
 Under DDP (:mod:`sslctl.distributed`, one process per GPU or CPU task) every rank draws the
 same seeded permutation and the same augmentation random numbers (same generator seed
@@ -10,13 +17,15 @@ and state on every rank), augments the whole global batch and keeps its own cont
 slice, so the views a rank sees are exactly the ones a single process would see for
 those images. The model is wrapped in DistributedDataParallel; the embeddings are
 all-gathered before the loss for the methods whose official code computes the loss on
-the global batch (:data:`GATHERED`); BatchNorm is synchronised (SyncBatchNorm) on CUDA
-only: PyTorch's SyncBatchNorm has no CPU implementation, so CPU (gloo) jobs normalise
-each rank's slice with its own statistics. Only rank 0 writes checkpoints.
+the global batch (``FACTS.gathers``, declared in each method's file); BatchNorm is
+synchronised (SyncBatchNorm) on CUDA only: PyTorch's SyncBatchNorm has no CPU
+implementation, so CPU (gloo) jobs normalise each rank's slice with its own statistics.
+Only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -32,18 +41,12 @@ from sslctl.data.datasets import Dataset
 from sslctl.data.feed import BatchFeeder
 from sslctl.distributed import all_reduce_mean, current, gather
 from sslctl.errors import SslctlError
-from sslctl.methods import build_loss
+from sslctl.methods import build_loss, facts
 from sslctl.models.backbones import build_backbone
 from sslctl.models.projector import build_projector
 from sslctl.optim import base_lr, build_optimizer, lr_at
 from sslctl.recipe.schema import Recipe
 from sslctl.runtime import atomic_save, autocast, load_checkpoint
-
-# Methods whose official code computes the loss on embeddings gathered from every GPU
-# (VICReg's FullGatherLayer, Barlow Twins' all-reduced cross-correlation, INTL, SimCLR's
-# cross-replica negatives; VCReg and the spectral transformation follow VICReg/INTL).
-# W-MSE (htdt/self-supervised) whitens each GPU's batch separately.
-GATHERED = frozenset({"vicreg", "vcreg", "barlow", "intl", "simclr", "st"})
 
 
 class _TwoViews(nn.Module):
@@ -95,16 +98,31 @@ def build_model(recipe: Recipe, in_channels: int) -> SSLModel:
     return SSLModel(backbone, projector, feat_dim, embed_dim)
 
 
+def is_streamed(dataset: Any) -> bool:
+    """A packed dataset read from its shards (:mod:`sslctl.data.stream.evalset`)."""
+    return bool(getattr(dataset, "streamed", False))
+
+
 def build_augment(recipe: Recipe, dataset: Dataset, generator: torch.Generator) -> BatchAugment:
-    """The recipe's augmentation policy, one call per batch."""
-    size = dataset.train.images.shape[-1]
+    """The recipe's augmentation policy, one call per batch. Streamed data arrives already
+    cropped (the workers took each view's random resized crop), so the device geometry is
+    then the identity crop (plus flip, rotation, shear if the recipe asks)."""
+    options = recipe.augment.model_dump()
+    if is_streamed(dataset):
+        size = dataset.image_size  # type: ignore[attr-defined]
+        options.update(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))
+    else:
+        size = dataset.train.images.shape[-1]
     return BatchAugment(
-        mean=dataset.mean,
-        std=dataset.std,
-        out_size=size,
-        generator=generator,
-        **recipe.augment.model_dump(),
+        mean=dataset.mean, std=dataset.std, out_size=size, generator=generator, **options
     )
+
+
+def _stream_workers(requested: int | None) -> int:
+    """``data.workers``, else the CPUs this process may use (SLURM's cpus-per-task), max 8."""
+    import os
+
+    return requested if requested is not None else min(8, len(os.sched_getaffinity(0)))
 
 
 @dataclass
@@ -145,9 +163,13 @@ class Pretrainer:
     model: SSLModel = field(init=False)
     epoch: int = field(init=False, default=0)
     history: list[dict[str, Any]] = field(init=False, default_factory=list)
+    step: int = field(init=False, default=0)  # steps done in the current epoch
+    sums: dict[str, float] = field(init=False, default_factory=dict)  # their loss sums
 
     def __post_init__(self) -> None:
-        self.model = build_model(self.recipe, self.dataset.train.images.shape[1]).to(self.device)
+        self.streamed = is_streamed(self.dataset)
+        channels = 3 if self.streamed else self.dataset.train.images.shape[1]
+        self.model = build_model(self.recipe, channels).to(self.device)
         if self.recipe.runtime.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.dist = current()
@@ -160,16 +182,37 @@ class Pretrainer:
                 )
             if self.device.type == "cuda":  # SyncBatchNorm has no CPU implementation
                 self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-        self.optimizer = build_optimizer(self.recipe.optim, self.model)
+        self.optimizer = build_optimizer(
+            self.recipe.optim, self.model, self.recipe.projector.lr_scale
+        )
         self.generator = torch.Generator(self.device).manual_seed(self.recipe.seed)
         self.augment = build_augment(self.recipe, self.dataset, self.generator)
         self.loss_fn = build_loss(self.recipe.method.name, **self.recipe.method.params())
-        self.feeder = BatchFeeder(
-            self.dataset.train.images, self.device, self.recipe.runtime.data_on_device
-        )
+        self.feeder = self._make_feeder()
         self.forward: Callable[[torch.Tensor], torch.Tensor] = self.model
         if self.recipe.runtime.compile:
             self.forward = torch.compile(self.model)
+
+    def _make_feeder(self) -> Any:
+        if not self.streamed:
+            return BatchFeeder(
+                self.dataset.train.images, self.device, self.recipe.runtime.data_on_device
+            )
+        from sslctl.data.stream.feed import StreamFeeder
+
+        ddp = self.dist is not None and self.dist.enabled
+        rank, world = (self.dist.rank, self.dist.world_size) if ddp else (0, 1)  # type: ignore[union-attr]
+        return StreamFeeder(
+            self.dataset.pretrain_dirs(),  # type: ignore[attr-defined]
+            seed=self.recipe.seed,
+            size=self.dataset.image_size,  # type: ignore[attr-defined]
+            scale=self.recipe.augment.crop_scale,
+            ratio=self.recipe.augment.crop_ratio,
+            workers=_stream_workers(self.recipe.data.workers),
+            rank=rank,
+            world=world,
+            device=self.device,
+        )
 
     @property
     def steps_per_epoch(self) -> int:
@@ -185,6 +228,8 @@ class Pretrainer:
         self.generator.set_state(state["generator"].to("cpu"))
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
+        self.step = int(state.get("step", 0))
+        self.sums = dict(state.get("sums", {}))
         return True
 
     def save(self) -> None:
@@ -197,6 +242,8 @@ class Pretrainer:
                 "generator": self.generator.get_state(),
                 "epoch": self.epoch,
                 "history": self.history,
+                "step": self.step,
+                "sums": self.sums,
             },
             self.checkpoint_path,
         )
@@ -239,23 +286,24 @@ class Pretrainer:
         cfg = self.recipe.optim
         steps = self.steps_per_epoch
         total, warmup = cfg.epochs * steps, cfg.warmup_epochs * steps
-        order = torch.randperm(
-            len(self.feeder),
-            generator=torch.Generator().manual_seed(self.recipe.seed * 100_003 + self.epoch),
-        )
+        every = self.recipe.runtime.checkpoint_steps
         self.model.train()
-        sums: dict[str, float] = {}
+        first, sums = self.step, self.sums
         start = time.perf_counter()
         lr = 0.0
-        for i, batch in enumerate(self.feeder.batches(order, cfg.batch_size, steps)):
+        for i, batch in enumerate(self._batches(first, steps), first):
             lr = lr_at(self.epoch * steps + i, total, warmup, base_lr(cfg))
             for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            terms = self._step(batch)
+                group["lr"] = lr * group.get("lr_scale", 1.0)
+            terms = self._step(batch, i)
             for key, value in terms.items():
                 sums[key] = sums.get(key, 0.0) + value
+            self.step, self.sums = i + 1, sums
+            if every and self.step % every == 0 and self.step < steps:
+                self.save()  # mid-epoch: the next run resumes at batch self.step
             reporter.step()
         seconds = time.perf_counter() - start
+        self.step, self.sums = 0, {}
         means = all_reduce_mean({k: v / steps for k, v in sums.items()})
         return EpochStats(
             epoch=self.epoch + 1,
@@ -263,15 +311,38 @@ class Pretrainer:
             terms=means,
             lr=lr,
             seconds=seconds,
-            images_per_s=2 * steps * cfg.batch_size / seconds,
+            images_per_s=2 * (steps - first) * cfg.batch_size / seconds,
         )
 
-    def _step(self, batch: torch.Tensor) -> dict[str, float]:
+    def _batches(self, first: int, steps: int) -> Any:
+        """Batches ``first .. steps - 1`` of the current epoch, in an order that is a
+        function of the seed and the epoch only."""
+        cfg = self.recipe.optim
+        if self.streamed:
+            return self.feeder.batches(self.epoch, cfg.batch_size, first, steps)
+        order = torch.randperm(
+            len(self.feeder),
+            generator=torch.Generator().manual_seed(self.recipe.seed * 100_003 + self.epoch),
+        )
+        return itertools.islice(self.feeder.batches(order, cfg.batch_size, steps), first, None)
+
+    def _views(self, batch: Any, step: int) -> list[torch.Tensor]:
+        """The two augmented views of this rank's samples."""
+        if self.streamed:
+            from sslctl.data.stream.feed import step_seed
+
+            rank = self.dist.rank if self.ddp is not None else 0  # type: ignore[union-attr]
+            self.generator.manual_seed(step_seed(self.recipe.seed, self.epoch, step, rank))
+            return [self.augment(batch["views"][:, 0]), self.augment(batch["views"][:, 1])]
         views = [self.augment(batch), self.augment(batch)]
         if self.ddp is not None:  # this rank's slice of the global batch's views
             assert self.dist is not None
             size = len(batch) // self.dist.world_size
             views = [v[self.dist.rank * size : (self.dist.rank + 1) * size] for v in views]
+        return views
+
+    def _step(self, batch: Any, step: int) -> dict[str, float]:
+        views = self._views(batch, step)
         if self.recipe.runtime.channels_last:
             views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         with autocast(self.device, self.dtype):
@@ -280,14 +351,16 @@ class Pretrainer:
             else:
                 z1, z2 = (self.forward(v) for v in views)
         z1, z2 = z1.float(), z2.float()
-        if self.ddp is not None and self.recipe.method.name in GATHERED:
+        if self.ddp is not None and facts(self.recipe.method.name).gathers:
             z1, z2 = gather(z1), gather(z2)
         out = self.loss_fn(z1, z2)
         loss = out["loss"]
         if not math.isfinite(loss.item()):
+            finite_views = all(bool(torch.isfinite(v).all()) for v in views)
             raise Diverged(
                 f"pretraining diverged at epoch {self.epoch + 1}: loss is {loss.item()} "
-                f"(method {self.recipe.method.name}, lr {self.optimizer.param_groups[0]['lr']:.3g})"
+                f"(method {self.recipe.method.name}, lr {self.optimizer.param_groups[0]['lr']:.3g}"
+                f"); {divergence_cause(finite_views, z1, z2)}"
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -295,3 +368,18 @@ class Pretrainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.optim.grad_clip)
         self.optimizer.step()
         return {k: float(v.detach()) for k, v in out.items()}
+
+
+def divergence_cause(finite_views: bool, z1: torch.Tensor, z2: torch.Tensor) -> str:
+    """The likely cause of a non-finite loss, from where the non-finite values start."""
+    if not finite_views:
+        return (
+            "the augmented views already hold non-finite values: an augment.* setting is "
+            "out of range (see `sslctl validate`)"
+        )
+    if not (torch.isfinite(z1).all() and torch.isfinite(z2).all()):
+        return "the embeddings are non-finite: lower optim.lr or set optim.grad_clip"
+    return (
+        "the loss of finite embeddings is non-finite: check the method's coefficients, "
+        "or lower optim.lr"
+    )

@@ -15,7 +15,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sslctl.evals.health import FLAG
 from sslctl.evals.ood import headline
+from sslctl.markup import escape
 
 
 class RichReporter:
@@ -35,6 +37,8 @@ class RichReporter:
         )
         self.epochs: Any = None
         self.steps: Any = None
+        self.evals: Any = None
+        self.eval_what = ""
 
     def start(self, epochs: int, first_epoch: int, steps_per_epoch: int) -> None:
         self.progress.start()
@@ -51,10 +55,24 @@ class RichReporter:
         self.progress.update(self.epochs, advance=1, info=info)
         self.progress.reset(self.steps)
 
+    def progress_of(self, what: str, done: int, total: int) -> None:
+        """An evaluation step (features of a split or OOD set, linear-probe epochs): one
+        bar, re-labelled as the steps follow each other."""
+        if self.evals is None:
+            self.progress.start()
+            self.evals = self.progress.add_task("eval", total=total, info="")
+        if what != self.eval_what:
+            self.eval_what = what
+            self.progress.reset(self.evals, total=total, description=f"eval {what}")
+        self.progress.update(self.evals, completed=done)
+
     def stop(self) -> None:
         if self.steps is not None:
             self.progress.remove_task(self.steps)
             self.steps = None
+        if self.evals is not None:
+            self.progress.remove_task(self.evals)
+            self.evals = None
         self.progress.stop()
 
 
@@ -84,11 +102,11 @@ def summary_table(metrics: dict[str, float], title: str) -> Table:
         for k, v in diagnostics.items()
         if k in metrics or k.replace("/", "/projector/", 1) in metrics
     }
-    table = Table(title=title)
+    table = Table(title=escape(title))  # the experiment and recipe names are the user's
     table.add_column("encoder")
     for col in columns:
         label = "knn top-1 %" if col == "knn/top1" else col.removesuffix("/top1") + " top-1 %"
-        table.add_column(label, justify="right")
+        table.add_column(escape(label), justify="right")
     for label in diagnostics.values():
         table.add_column(label, justify="right")
 
@@ -122,12 +140,12 @@ def _fmt(value: float | None) -> str:
 
 def leaderboard_table(result: Any, objective: str) -> Table:
     """A sweep's trials, best first."""
-    table = Table(title=f"sweep {result.name} ({result.study})")
+    table = Table(title=escape(f"sweep {result.name} ({result.study})"))
     keys = sorted({k for row in result.rows for k in row.point})
     table.add_column("trial", justify="right")
     for key in keys:
-        table.add_column(key)
-    table.add_column(objective, justify="right")
+        table.add_column(escape(key))
+    table.add_column(escape(objective), justify="right")
     table.add_column("state")
     table.add_column("runs / reason")
     for row in result.rows:
@@ -137,12 +155,20 @@ def leaderboard_table(result: Any, objective: str) -> Table:
             else f"{row.value:.2f}" + (f" ± {row.std:.2f}" if row.std is not None else "")
         )
         note = row.reason or ", ".join(r[:8] for r in row.runs)
+        state = row.state.lower()
+        if row.not_trained:
+            state = f"[red]{FLAG}[/] ({len(row.not_trained)}/{len(row.runs)} seeds)"
+            note = "; ".join(row.not_trained)
         table.add_row(
             str(row.trial),
-            *(str(row.point.get(k, "")) for k in keys),
+            *(escape(row.point.get(k, "")) for k in keys),
             value,
-            row.state.lower(),
-            note,
+            state,
+            escape(note),
+        )
+    if result.links:
+        table.caption = escape(
+            "linked: " + ", ".join(f"{t} = {s}" for t, s in result.links.items())
         )
     return table
 
@@ -155,19 +181,24 @@ def slurm_jobs_table(rows: list[Any]) -> Table:
     for row in rows:
         epoch = f"{row.epoch}/{row.epochs}" if row.epochs else "-"
         job = row.job_id + (f" ({row.part})" if row.part not in ("", "all") else "")
-        table.add_row(job, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
+        cells = (job, row.state, row.stage, epoch, row.requeues, row.run_id, row.recipe)
+        table.add_row(*(escape(c) for c in cells))
     return table
 
 
 def open_runs_table(rows: list[Any]) -> Table:
     """``sslctl status``: runs that have not finished, newest first."""
     table = Table(title="unfinished runs (MLflow), newest first")
-    for col in ("run", "experiment", "name", "status", "stage", "epoch", "where"):
+    for col in ("run", "experiment", "name", "status", "stage", "epoch", "where", "resume with"):
         table.add_column(col, overflow="fold")
     for r in rows:
         epoch = f"{r.epoch}/{r.epochs}" if r.epochs else "-"
-        table.add_row(r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where)
-    table.caption = "interrupted runs resume with the same command; failed ones: see the run"
+        cells = (r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where, r.resume)
+        table.add_row(*(escape(c) for c in cells))
+    table.caption = (
+        "an interrupted run resumes from its last checkpoint with the command shown; "
+        "failed ones: see the run's sslctl.error tag"
+    )
     return table
 
 
@@ -180,5 +211,5 @@ def sweeps_table(rows: list[Any]) -> Table:
         best = "-" if r.best is None else f"{r.best:.2f} ({r.objective})"
         budget = "-" if r.budget is None else str(r.budget)
         counts = (r.complete, r.pruned, r.failed, r.running, r.waiting)
-        table.add_row(r.name, *(str(c) for c in counts), budget, best)
+        table.add_row(escape(r.name), *(str(c) for c in counts), budget, escape(best))
     return table

@@ -27,6 +27,17 @@ TINY = [
 ]
 
 
+# Subprocess timeouts catch hangs, not slowness: each test states the time its command
+# takes on an idle machine and the timeout is that times this factor (default 4, for a
+# loaded 2-core machine); SSLCTL_TEST_TIMEOUT_SCALE raises it further on slower machines.
+TIMEOUT_SCALE = float(os.environ.get("SSLCTL_TEST_TIMEOUT_SCALE", "4"))
+
+
+def timeout_s(seconds: float) -> float:
+    """A generous subprocess timeout: ``seconds`` scaled by ``SSLCTL_TEST_TIMEOUT_SCALE``."""
+    return seconds * TIMEOUT_SCALE
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working directory with MLflow and checkpoints under it."""
@@ -57,5 +68,5 @@ def run_sslctl(cwd: Path, *args: str, timeout: int = 120) -> subprocess.Complete
         env=cli_env(cwd),
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=timeout_s(timeout),
     )

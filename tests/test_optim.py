@@ -48,3 +48,19 @@ def test_build_optimizer_names() -> None:
     }
     for name, cls in kinds.items():
         assert isinstance(build_optimizer(OptimConfig(name=name), model), cls)
+
+
+def test_projector_lr_scale_scales_only_the_projector_group() -> None:
+    """projector.lr_scale (the per-width rule of the width sweeps) multiplies the
+    projector's learning rate, initially and along the schedule; the backbone keeps it."""
+    from sslctl.recipe import load_recipe
+    from sslctl.train import build_model
+    from tests.conftest import RECIPES, TINY
+
+    recipe = load_recipe(RECIPES / "vicreg.yaml", [*TINY, "projector.lr_scale=0.25"])
+    model = build_model(recipe, in_channels=1)
+    opt = build_optimizer(recipe.optim, model, recipe.projector.lr_scale)
+    backbone, projector = opt.param_groups
+    assert {id(p) for p in projector["params"]} == {id(p) for p in model.projector.parameters()}
+    assert backbone["lr"] == recipe.optim.lr and projector["lr"] == 0.25 * recipe.optim.lr
+    assert [g["lr_scale"] for g in opt.param_groups] == [1.0, 0.25]

@@ -54,3 +54,15 @@ def test_status_lists_unfinished_runs_and_sweep_progress(workdir: Path) -> None:
     cells = [c.strip() for c in sweep_row.split("│") if c.strip()]
     assert cells[1:7] == ["1", "1", "0", "0", "1", "3"]  # done pruned failed running queued budget
     assert "91.50 (linear/top1)" in sweep_row
+
+
+def test_the_resume_command_fits_how_far_the_run_got() -> None:
+    """Pretrained runs resume with sslctl evaluate, sweep trials with their sweep, others
+    with the pretraining command they were started with."""
+    from sslctl.overview import resume_command
+
+    assert resume_command("r1", {"sslctl.stage.pretrain": "done"}) == "sslctl evaluate r1"
+    assert resume_command("r1", {"sslctl.sweep": "w"}) == "sslctl sweep w"
+    cmd = "sslctl pretrain recipes/vicreg.yaml --set=seed=1"
+    assert resume_command("r1", {"sslctl.command": cmd}) == cmd
+    assert resume_command("r1", {"sslctl.recipe": "a.yaml"}).startswith("sslctl pretrain a.yaml")

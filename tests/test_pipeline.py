@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sslctl.recipe import load_recipe
-from tests.conftest import RECIPES, TINY, cli_env, sslctl_cmd
+from tests.conftest import RECIPES, TINY, cli_env, sslctl_cmd, timeout_s
 
 
 def tiny(*extra: str):
@@ -85,7 +85,9 @@ def test_killed_run_resumes_into_the_same_mlflow_run(workdir: Path) -> None:
     proc.wait()
     run_id = json.loads((ckpts[0].parent / "meta.json").read_text())["run_id"]
 
-    out = subprocess.run(args, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        args, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout_s(600)
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "resuming pretraining at epoch" in out.stdout
     assert run_id in out.stdout

@@ -45,3 +45,24 @@ def test_precision_choice() -> None:
     cpu = torch.device("cpu")
     assert pick_dtype("auto", cpu) is torch.bfloat16
     assert pick_dtype("fp32", cpu) is None
+
+
+def test_full_disk_at_a_checkpoint_is_a_message(tmp_path: Path, monkeypatch) -> None:
+    """No space left while writing a checkpoint: an SslctlError that says how to resume,
+    the previous checkpoint intact and no temporary file left."""
+    import errno
+    import os
+
+    from sslctl.errors import SslctlError
+
+    path = tmp_path / "checkpoint.pt"
+    atomic_save({"epoch": 1}, path)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(SslctlError, match="no space left.*resume"):
+        atomic_save({"epoch": 2}, path)
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RECIPES, TINY, sslctl_cmd
+from tests.conftest import RECIPES, TINY, sslctl_cmd, timeout_s
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +85,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _sslctl(cwd: Path, uri: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, MLFLOW_TRACKING_URI=uri, SSLCTL_HOME=str(cwd / ".sslctl"))
     return subprocess.run(
-        sslctl_cmd(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        sslctl_cmd(*args),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s(300),
     )
 
 

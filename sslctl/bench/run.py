@@ -11,7 +11,7 @@ from typing import Any
 
 from sslctl.bench.common import Figure, machine
 
-SECTIONS = ("augment", "pretrain", "linear", "whitening", "cli", "orchestration", "memory")
+SECTIONS = ("augment", "pretrain", "linear", "whitening", "cli", "orchestration", "memory", "data")
 
 
 def _pretrain(quick: bool) -> list[Figure]:
@@ -46,7 +46,7 @@ def _pretrain(quick: bool) -> list[Figure]:
 
 
 def _runners(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
-    from sslctl.bench import compute, startup, throughput
+    from sslctl.bench import compute, startup, stream, throughput
 
     return {
         "augment": throughput.augmentation,
@@ -60,6 +60,7 @@ def _runners(quick: bool) -> dict[str, Callable[[], list[Figure]]]:
         "cli": startup.cli_start,
         "orchestration": startup.orchestration,
         "memory": startup.peak_memory,
+        "data": lambda: stream.data_pipeline(quick),
     }
 
 

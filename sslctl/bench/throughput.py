@@ -151,12 +151,12 @@ def reencoding_probe(
     :class:`LinearProbe` as the cached protocol, only slower."""
     from sslctl.data.augment import to_input
     from sslctl.evals.features import encode
-    from sslctl.evals.linear import fit_head
+    from sslctl.evals.linear import fit_head, robust_std
     from sslctl.runtime import autocast
 
     images = data.train.images
     clean = encode(backbone, images, mean=data.mean, std=data.std, device=device, dtype=dtype)
-    mean, std = clean.mean(0), clean.std(0).clamp_min(1e-6)
+    mean, std = clean.mean(0), robust_std(clean)
     del clean
     view = augment or (lambda x: to_input(x, data.mean, data.std))
 

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from sslctl.cli import claims, jobs, results, run, study
+from sslctl.cli import claims, data, evaluate, jobs, results, run, study
 from sslctl.errors import SslctlError
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app = typer.Typer(
 for command in (
     run.validate,
     run.pretrain,
+    evaluate.evaluate,
     jobs.status,
     jobs.cancel,
     results.sweep,
@@ -33,6 +34,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(study.study_app, name="study")
+app.add_typer(data.data_app, name="data")
 app.add_typer(claims.claims_app, name="claims")
 
 
@@ -41,5 +43,7 @@ def main() -> None:
     try:
         app()
     except SslctlError as err:  # raised outside a command's own handling
-        print(f"error: {err}", file=sys.stderr)
+        from sslctl.markup import visible
+
+        print(f"error: {visible(str(err), keep=chr(10))}", file=sys.stderr)
         sys.exit(err.exit_code)

@@ -8,6 +8,9 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from sslctl.errors import SslctlError
+from sslctl.markup import escape
+
+__all__ = ["RecipeArg", "SetOpt", "escape", "fail", "make_console", "raise_keyboard_interrupt"]
 
 RecipeArg = Annotated[Path, typer.Argument(help="Recipe YAML file.", show_default=False)]
 SetOpt = Annotated[
@@ -19,10 +22,10 @@ SetOpt = Annotated[
 def fail(err: SslctlError) -> NoReturn:
     """Print ``err`` on stderr, verbatim, and exit with its code (2 for bad input)."""
     from rich.console import Console
-    from rich.markup import escape
 
-    # escape: messages quote user values such as "[digits]" that rich would read as markup
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+    # escape: messages quote user values such as "[digits]" that rich would read as markup,
+    # and may carry a user's control characters (shown as \x1b, not obeyed)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(err, keep=chr(10))}", highlight=False)
     raise typer.Exit(err.exit_code)
 
 

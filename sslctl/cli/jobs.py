@@ -40,8 +40,12 @@ def status(
 
 def cancel(jobs: Annotated[list[str], typer.Argument(help="SLURM job id(s).")]) -> None:
     """Cancel SLURM jobs and close their MLflow runs (checkpoints are kept)."""
+    from sslctl.launch.jobs import JOB_ID
     from sslctl.launch.jobs import cancel as cancel_job
 
+    bad = [job for job in jobs if not JOB_ID.fullmatch(job)]
+    if bad:  # refuse all before cancelling any
+        fail(SslctlError(f"job id: got {bad}; expected SLURM job ids such as 12345 or 12345_2"))
     for job in jobs:
         try:
             run_id = cancel_job(job)

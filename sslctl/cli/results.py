@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from sslctl.cli.common import fail, make_console, raise_keyboard_interrupt
+from sslctl.cli.common import escape, fail, make_console, raise_keyboard_interrupt
 from sslctl.errors import SslctlError
 
 
@@ -45,7 +45,7 @@ def sweep(
             workers=workers,
             launcher=launcher,
             wait=wait,
-            say=lambda m: console.print(f"[dim]{m}[/]"),
+            say=lambda m: console.print(f"[dim]{escape(m)}[/]"),
         )
     except SslctlError as err:
         fail(err)
@@ -53,17 +53,26 @@ def sweep(
     from sslctl.ui import leaderboard_table
 
     if result.already_finished:
-        console.print(f"[green]sweep {spec.name} already finished[/]: showing its results")
+        console.print(f"[green]sweep {escape(spec.name)} already finished[/]: showing its results")
     console.print(leaderboard_table(result, spec.objective.metric))
     if result.pending:
         console.print(
             f"SLURM workers {', '.join(result.jobs)} are running the sweep: "
-            f"`sslctl status` follows them; `sslctl sweep {name}` again shows the results"
+            f"`sslctl status` follows them; `sslctl sweep {escape(name)}` again shows the results"
         )
+    if result.rows and not result.pending and all(r.state == "FAIL" for r in result.rows):
+        console.print(
+            f"[red]every trial failed[/] ({len(result.rows)}); the reasons are in the table "
+            "and in each trial's MLflow run"
+        )
+        raise typer.Exit(1)
     if result.best_yaml is not None:
-        console.print(f"best recipe: {result.best_yaml}  (sslctl pretrain {result.best_yaml})")
-    console.print(f"MLflow parent run [bold]{result.parent_run_id}[/]; storage {result.storage}")
-    console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+        best = escape(result.best_yaml)
+        console.print(f"best recipe: {best}  (sslctl pretrain {best})")
+    console.print(
+        f"MLflow parent run [bold]{result.parent_run_id}[/]; storage {escape(result.storage)}"
+    )
+    console.print(f"look next: {escape(mlflow_ui_hint(tracking_uri()))}")
 
 
 def bench(
@@ -72,7 +81,7 @@ def bench(
         typer.Option(
             "--section",
             help="augment, pretrain, linear, whitening, cli, "
-            "orchestration, memory (repeatable; default all).",
+            "orchestration, memory, data (repeatable; default all).",
         ),
     ] = None,
     quick: Annotated[bool, typer.Option(help="Smaller sizes (minutes instead of ~15).")] = False,
@@ -177,10 +186,10 @@ def report(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(result.text)
-        console.print(f"report written to {out}")
+        console.print(f"report written to {escape(out)}")
     elif result.table is not None:
         console.print(result.table, crop=False)  # a wide table wraps rather than loses columns
     else:
         sys.stdout.write(result.text)
     for path in result.plots:
-        console.print(f"plot: {path}")
+        console.print(f"plot: {escape(path)}")

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from sslctl.cli.common import RecipeArg, SetOpt, fail, make_console, raise_keyboard_interrupt
+from sslctl.cli.common import (
+    RecipeArg,
+    SetOpt,
+    escape,
+    fail,
+    make_console,
+    raise_keyboard_interrupt,
+)
 from sslctl.errors import SslctlError
 
 
 def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
     """Print the fully resolved recipe, or the errors (exit code 2)."""
     from sslctl.recipe import load_recipe, recipe_hash, to_yaml
+    from sslctl.recipe.checks import check_device_here
 
     try:
         resolved = load_recipe(recipe, set_ or [])
+        if resolved.launcher.kind == "local":
+            check_device_here(resolved, str(recipe))
     except SslctlError as err:
         fail(err)
     typer.echo(f"# {recipe} (hash {recipe_hash(resolved)})")
@@ -47,13 +59,18 @@ def pretrain(
     ] = None,
     mem: Annotated[str | None, typer.Option(help="Memory per node, e.g. 64G.")] = None,
     wait: Annotated[
-        bool, typer.Option(help="With --launcher slurm: follow the job until it ends.")
+        bool,
+        typer.Option(
+            help="With --launcher slurm: follow the job until it ends. Locally: when the "
+            "same recipe is running in another process, wait for it instead of exiting."
+        ),
     ] = False,
 ) -> None:
     """Run the pipeline pretrain -> linear eval -> OOD eval (+ baselines) for a recipe."""
     import json
 
     from sslctl.recipe import load_recipe
+    from sslctl.recipe.checks import check_device_here
 
     console = make_console()
     given = {
@@ -72,26 +89,31 @@ def pretrain(
         if resolved.launcher.kind == "slurm":
             _submit_slurm(resolved, recipe, force, wait, console)
             return
+        check_device_here(resolved, str(recipe))
     except SslctlError as err:
         fail(err)
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    from sslctl.cli.evaluate import reporter_for
     from sslctl.pipeline import run_pipeline
     from sslctl.tracking import mlflow_ui_hint
-    from sslctl.ui import RichReporter, summary_table
+    from sslctl.ui import summary_table
 
-    reporter = RichReporter(console)
+    reporter = reporter_for(console)
     console.print(
-        f"[bold]sslctl pretrain[/] {recipe}: {resolved.method.name} on "
-        f"{resolved.data.name}, {resolved.optim.epochs} epochs, seed {resolved.seed}"
+        f"[bold]sslctl pretrain[/] {escape(recipe)}: {resolved.method.name} on "
+        f"{escape(resolved.data.name)}, {resolved.optim.epochs} epochs, seed {resolved.seed}"
     )
     try:
-        result = run_pipeline(
-            resolved,
-            source=str(recipe),
-            force=force,
-            reporter=reporter,
-            say=lambda m: console.print(f"[dim]{m}[/]"),
-        )
+        with one_at_a_time(resolved, wait, console):
+            result = run_pipeline(
+                resolved,
+                source=str(recipe),
+                force=force,
+                reporter=reporter,
+                say=lambda m: console.print(f"[dim]{escape(m)}[/]"),
+                progress=reporter.progress_of,
+                extra_tags={"sslctl.command": _command(recipe, set_ or [], force)},
+            )
     except SslctlError as err:
         reporter.stop()
         fail(err)
@@ -116,8 +138,48 @@ def pretrain(
         )
     from sslctl.tracking import tracking_uri
 
-    console.print(f"MLflow run [bold]{result.run_id}[/] in experiment '{result.experiment}'")
-    console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+    console.print(
+        f"MLflow run [bold]{result.run_id}[/] in experiment '{escape(result.experiment)}'"
+    )
+    console.print(f"look next: {escape(mlflow_ui_hint(tracking_uri()))}")
+
+
+@contextmanager
+def one_at_a_time(resolved: Any, wait: bool, console: Any) -> Iterator[None]:
+    """Hold this recipe's lock (``.sslctl/runs/<hash>.lock``) while it runs here: a second
+    process with the same recipe exits (code 3) naming the holder, pid, host and MLflow
+    run, or with ``wait`` waits for it and then finds the recipe finished."""
+    from sslctl.locks import RecipeBusy, describe_owner, recipe_lock
+    from sslctl.pipeline import runs_root
+    from sslctl.recipe import recipe_hash
+
+    rhash = recipe_hash(resolved)
+
+    def with_run(owner: dict[str, Any]) -> dict[str, Any]:
+        from sslctl.tracking import Tracker
+
+        running = [r for r in Tracker().find(resolved.experiment, rhash) if r.status == "RUNNING"]
+        return {**owner, "run_id": running[0].run_id} if running else owner
+
+    def waiting(owner: dict[str, Any]) -> None:
+        console.print(
+            f"[yellow]waiting[/]: recipe {rhash} is running in another process "
+            f"({escape(describe_owner(with_run(owner)))})"
+        )
+
+    try:
+        with recipe_lock(runs_root() / f"{rhash}.lock", rhash, wait=wait, on_wait=waiting):
+            yield
+    except RecipeBusy as busy:
+        raise RecipeBusy(rhash, with_run(busy.owner)) from None
+
+
+def _command(recipe: Path, sets: list[str], force: bool) -> str:
+    """The command line that runs (and resumes) this pretraining, for ``sslctl status``."""
+    import shlex
+
+    args = ["sslctl", "pretrain", str(recipe), *(f"--set={s}" for s in sets)]
+    return shlex.join(args)
 
 
 def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:
@@ -127,7 +189,10 @@ def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, conso
     from sslctl.tracking import mlflow_ui_hint, tracking_uri
 
     sub = submit_pipeline(
-        resolved, source=str(recipe), force=force, say=lambda m: console.print(f"[dim]{m}[/]")
+        resolved,
+        source=str(recipe),
+        force=force,
+        say=lambda m: console.print(f"[dim]{escape(m)}[/]"),
     )
     if sub.reused:
         console.print(
@@ -142,14 +207,14 @@ def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, conso
             "succeeds (afterok)"
         )
     lines += [
-        f"  logs:       {sub.folder}"
-        + (f", {folder_of(sub.eval_job_id)}" if sub.eval_job_id else ""),
-        f"  MLflow run: {sub.run_id} in experiment '{sub.experiment}'",
+        f"  logs:       {escape(sub.folder)}"
+        + (f", {escape(folder_of(sub.eval_job_id))}" if sub.eval_job_id else ""),
+        f"  MLflow run: {sub.run_id} in experiment '{escape(sub.experiment)}'",
         f"  follow:     sslctl status   cancel: sslctl cancel {' '.join(sub.jobs)}",
     ]
     console.print("\n".join(lines))
     if not wait:
-        console.print(f"look next: {mlflow_ui_hint(tracking_uri())}")
+        console.print(f"look next: {escape(mlflow_ui_hint(tracking_uri()))}")
         return
     from sslctl.launch.display import wait_display
     from sslctl.launch.jobs import wait as wait_job
@@ -158,7 +223,7 @@ def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, conso
         epochs = resolved.optim.epochs if job_id == sub.job_id else 0
         with wait_display(console, job_id, epochs) as update:
             state = wait_job(job_id, sub.run_id, epochs, update)
-        console.print(f"job {job_id}: {state}; logs in {folder_of(job_id)}")
+        console.print(f"job {job_id}: {state}; logs in {escape(folder_of(job_id))}")
         if state != "COMPLETED":
             raise typer.Exit(1)
     from sslctl.tracking import Tracker

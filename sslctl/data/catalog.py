@@ -1,7 +1,8 @@
 """The names sslctl knows, torch-free (the recipe validator imports this).
 
 In-domain datasets (``data.name``): the built-in ``mnist5k``, ``fashion-mnist``,
-``cifar10``, ``cifar100``, ``stl10`` and ``imagefolder:<path>``. Out-of-domain sets
+``cifar10``, ``cifar100``, ``stl10``, ``imagefolder:<path>`` and ``shards:<path>`` (a
+folder written by ``sslctl data pack``, streamed: :mod:`sslctl.data.stream`). Out-of-domain sets
 (``eval.ood.datasets``): ``digits``, any in-domain dataset, and ``<dataset>-c``, the
 corruption suite of a dataset's test split.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 IN_DOMAIN: tuple[str, ...] = ("mnist5k", "fashion-mnist", "cifar10", "cifar100", "stl10")
 IMAGEFOLDER = "imagefolder:"
+SHARDS = "shards:"
 DIGITS = "digits"
 SUITE_SUFFIX = "-c"
 
@@ -28,7 +30,7 @@ SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 def available_datasets() -> list[str]:
     """Names accepted by ``data.name``."""
-    return [*IN_DOMAIN, f"{IMAGEFOLDER}<path>"]
+    return [*IN_DOMAIN, f"{IMAGEFOLDER}<path>", f"{SHARDS}<path>"]
 
 
 def available_ood() -> list[str]:
@@ -42,8 +44,15 @@ def available_corruptions() -> list[str]:
 
 
 def is_known_dataset(name: str) -> bool:
-    """A dataset name: a built-in one or ``imagefolder:<non-empty path>``."""
-    return name in IN_DOMAIN or (name.startswith(IMAGEFOLDER) and len(name) > len(IMAGEFOLDER))
+    """A dataset name: a built-in one, ``imagefolder:<path>`` or ``shards:<path>``."""
+    return name in IN_DOMAIN or any(
+        name.startswith(prefix) and len(name) > len(prefix) for prefix in (IMAGEFOLDER, SHARDS)
+    )
+
+
+def is_streamed(name: str) -> bool:
+    """A packed dataset, streamed from its shards."""
+    return name.startswith(SHARDS)
 
 
 def suite_base(name: str) -> str | None:

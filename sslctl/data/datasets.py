@@ -314,6 +314,10 @@ def _load(name: str, root: str, download: bool, image_size: int | None) -> Datas
         return _cifar(name, root, download, image_size)
     if name == "stl10":
         return _stl10(root, download, image_size)
+    if catalog.is_streamed(name):
+        from sslctl.data.stream.evalset import StreamedDataset
+
+        return StreamedDataset(name, image_size)  # type: ignore[return-value]
     if catalog.is_known_dataset(name):  # imagefolder:<path>
         return _imagefolder(name, image_size)
     raise SslctlError(
@@ -395,6 +399,8 @@ def load_ood(
             f"eval.ood.datasets: unknown set {name!r}; expected 'digits', "
             f"'<dataset>-c' or a dataset, with <dataset> one of {catalog.available_datasets()}"
         )
+    if catalog.is_streamed(base) and base == name:
+        return {name: _streamed_ood(name, reference, channels, size)}
     source = (
         reference if base == reference.name else load_dataset(base, root=root, download=download)
     )
@@ -404,3 +410,22 @@ def load_ood(
             name: ImageSet(name, fit_to(test.images, channels, size), test.labels, test.num_classes)
         }
     return _suite(name, source.test, channels, size, severities, corruptions or catalog.CORRUPTIONS)
+
+
+def _streamed_ood(name: str, reference: Dataset, channels: int, size: int) -> ImageSet:
+    """The evaluation split of a packed set, its labels mapped to the reference's classes
+    by name (:func:`sslctl.data.stream.evalset.match_classes`)."""
+    from sslctl.data.stream.evalset import StreamedDataset, match_classes
+
+    ood = StreamedDataset(name, size)
+    classes = getattr(reference, "classes", None)
+    test = ood.test
+    if classes is None:
+        return ImageSet(
+            name,
+            fit_to(test.images.tensor(), channels, size),
+            test.labels.tensor(),
+            test.num_classes,
+        )
+    mapping = match_classes(ood, classes)
+    return ImageSet(name, test.images, mapping[test.labels.tensor()], len(classes))

@@ -82,6 +82,7 @@ class PipelineJob(Checkpointable):
 
     def _main(self, recipe: Any, world: int) -> dict[str, float]:
         from sslctl.pipeline import run_pipeline
+        from sslctl.progress import PlainReporter
         from sslctl.tracking import TAG, Tracker
 
         tracker = Tracker()
@@ -103,6 +104,7 @@ class PipelineJob(Checkpointable):
             reporter=LogReporter(),
             say=lambda m: print(m, flush=True),
             stages=self.stages,
+            progress=PlainReporter().progress_of,
         )
         print(f"pipeline finished in {time.time() - start:.0f} s; run {result.run_id}", flush=True)
         return result.metrics
@@ -123,7 +125,9 @@ def _follow(recipe: Any) -> None:
     from sslctl.runtime import pick_device, pick_dtype, seed_everything, torch_threads
     from sslctl.train import Pretrainer
 
-    dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=False)
+    dataset = load_dataset(
+        recipe.data.name, root=recipe.data.root, download=False, image_size=recipe.data.image_size
+    )
     device = pick_device(recipe.runtime.device)
     dtype = pick_dtype(recipe.runtime.precision, device)
     checkpoint = runs_root() / recipe_hash(recipe) / "checkpoint.pt"

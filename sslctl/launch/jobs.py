@@ -3,6 +3,7 @@ stage and epoch (from the MLflow run), waiting for a job, cancelling one."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -131,12 +132,38 @@ def job_status(entries: list[dict[str, Any]]) -> list[JobStatus]:
     return rows
 
 
+JOB_ID = re.compile(r"\d{1,12}(_\d{1,9})?")  # a job, or one task of an array job
+
+
+def known_to_slurm(job_id: str) -> bool:
+    """Whether SLURM has a record of ``job_id``: queued or running (``squeue``) or in
+    the accounting (``sacct``)."""
+    if shutil.which("squeue"):
+        states, _ = _queued([job_id])
+        if job_id in states:
+            return True
+    if shutil.which("sacct"):
+        out = run_command(["sacct", "-n", "-P", "-X", "-o", "JobID", "-j", job_id], timeout=20)
+        if out.returncode == 0 and job_id in out.stdout.split():
+            return True
+    return False
+
+
 def cancel(job_id: str) -> str:
     """``scancel`` the job and close its MLflow run as KILLED (status ``cancelled``); the
-    checkpoint stays, so submitting the recipe again resumes it. Returns the run id."""
-    entry = next((e for e in submitted_jobs() if e["job_id"] == job_id), None)
+    checkpoint stays, so submitting the recipe again resumes it. Returns the run id.
+    Only a job id SLURM knows is passed on (never an option such as ``--me``, which
+    would cancel all of the user's jobs)."""
+    if not JOB_ID.fullmatch(job_id):
+        raise SlurmError(
+            f"job id: got {job_id!r}; expected a SLURM job id such as 12345 (or 12345_2 for "
+            "one task of an array job)"
+        )
     if shutil.which("scancel") is None:
         raise SlurmError("no SLURM here: `scancel` is not on PATH")
+    if not known_to_slurm(job_id):
+        raise SlurmError(f"job {job_id}: SLURM does not know this job (not in squeue or sacct)")
+    entry = next((e for e in submitted_jobs() if e["job_id"] == job_id), None)
     out = run_command(["scancel", job_id])
     if out.returncode != 0:
         raise SlurmError(f"scancel {job_id} failed: {(out.stderr or out.stdout).strip()}")

@@ -7,31 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sslctl.recipe.durations import time_minutes
 from sslctl.recipe.schema import LauncherConfig
 
 # delay between SLURM's warning signal (USR2) and the kill, for the checkpoint-and-requeue
 SIGNAL_DELAY_S = 120
-_TIME = re.compile(r"^(?:(?P<d>\d+)-)?(?P<a>\d+)(?::(?P<b>\d+))?(?::(?P<c>\d+))?$")
-
-
-def time_minutes(text: str) -> int:
-    """A SLURM time limit in whole minutes (rounded up). Accepts the sbatch formats
-    ``M``, ``M:S``, ``H:M:S``, ``D-H``, ``D-H:M`` and ``D-H:M:S``."""
-    m = _TIME.match(str(text).strip())
-    if m is None:
-        raise ValueError(f"got {text!r}; expected a SLURM time such as 30, 04:00:00 or 1-12:00:00")
-    d, a, b, c = (int(m[g]) if m[g] is not None else None for g in "dabc")
-    if d is not None:  # D-H, D-H:M, D-H:M:S
-        seconds = d * 86400 + a * 3600 + (b or 0) * 60 + (c or 0)
-    elif c is not None:  # H:M:S
-        seconds = a * 3600 + (b or 0) * 60 + c
-    elif b is not None:  # M:S
-        seconds = a * 60 + b
-    else:  # M
-        seconds = a * 60
-    if seconds <= 0:
-        raise ValueError(f"got {text!r}; expected a positive time limit")
-    return -(-seconds // 60)
 
 
 def tasks_per_node(cfg: LauncherConfig) -> int:
@@ -51,13 +31,19 @@ def evaluation_request(cfg: LauncherConfig) -> LauncherConfig:
     )
 
 
+def script_safe(name: str) -> str:
+    """A job name that can be written unquoted into ``#SBATCH --job-name=...`` (the
+    experiment name is the user's: spaces, quotes and the rest become ``_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:128]
+
+
 def executor_parameters(
     cfg: LauncherConfig, job_name: str, after: str | None = None
 ) -> dict[str, Any]:
     """Parameters for ``submitit.SlurmExecutor.update_parameters``; ``after``: a job id
     this job waits for (``--dependency=afterok:ID``, cancelled if that job fails)."""
     params: dict[str, Any] = {
-        "job_name": job_name,
+        "job_name": script_safe(job_name),
         "nodes": cfg.nodes,
         "ntasks_per_node": tasks_per_node(cfg),
         "time": time_minutes(cfg.time),
@@ -84,7 +70,7 @@ def sbatch_options(
     """The same request as ``sbatch`` options (used with ``sbatch --test-only``)."""
     params = executor_parameters(cfg, job_name, after)
     opts = [
-        f"--job-name={job_name}",
+        f"--job-name={script_safe(job_name)}",
         f"--nodes={params['nodes']}",
         f"--ntasks-per-node={params['ntasks_per_node']}",
         f"--time={params['time']}",

@@ -80,7 +80,12 @@ def submit_pipeline(
     from sslctl.pipeline import claim_run, preflight, runs_root
     from sslctl.tracking import STATUS_TAG, TAG, Tracker, tracking_uri
 
-    dataset = load_dataset(recipe.data.name, root=recipe.data.root, download=recipe.data.download)
+    dataset = load_dataset(
+        recipe.data.name,
+        root=recipe.data.root,
+        download=recipe.data.download,
+        image_size=recipe.data.image_size,
+    )
     preflight(recipe, dataset, source)
     tracker = Tracker()
     rhash = recipe_hash(recipe)

@@ -6,8 +6,10 @@ state) and returns ``{"loss": scalar, <named terms>...}``. Its keyword-only
 hyper-parameters, with the papers' defaults and simple annotations, are exactly the keys
 of a recipe's ``method:`` block.
 
-This module does not import torch (the CLI must start fast): :data:`REGISTRY` maps each
-name to ``"module:function"`` and the loss module is imported on first use.
+This module does not import torch (the CLI must start fast): each loss module declares its
+:class:`~sslctl.methods.facts.MethodFacts` (``FACTS = MethodFacts(...)``), which is read
+from the module's source together with the loss signature; the module itself is imported
+on first use. Adding a loss is adding one file.
 
 Example::
 
@@ -22,24 +24,38 @@ import functools
 import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
-REGISTRY: dict[str, str] = {
-    "vicreg": "sslctl.methods.vicreg:vicreg_loss",
-    "vcreg": "sslctl.methods.vcreg:vcreg_loss",
-    "barlow": "sslctl.methods.barlow:barlow_loss",
-    "wmse": "sslctl.methods.wmse:wmse_loss",
-    "intl": "sslctl.methods.intl:intl_loss",
-    "simclr": "sslctl.methods.simclr:simclr_loss",
-    "st": "sslctl.methods.spectral:st_loss",
-}
+from sslctl.methods.facts import DeclarationError, MethodFacts, read_declaration
 
-__all__ = ["REGISTRY", "available", "build_loss", "hyperparameters", "loss_function"]
+__all__ = ["available", "build_loss", "facts", "hyperparameters", "loss_function"]
+
+
+class _Declared(NamedTuple):
+    facts: MethodFacts
+    hyperparameters: dict[str, inspect.Parameter]
+    module: str
+
+
+@functools.cache
+def _declarations() -> dict[str, _Declared]:
+    """Every method declared in this package, by name (sorted), read without importing."""
+    found: dict[str, _Declared] = {}
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        declared = read_declaration(path)
+        if declared is None:
+            continue
+        name = declared[0].name
+        if name in found:
+            raise DeclarationError(f"{path}: method {name!r} is declared twice")
+        found[name] = _Declared(*declared, module=f"{__name__}.{path.stem}")
+    return dict(sorted(found.items()))
 
 
 def available() -> list[str]:
-    """Names of the registered methods, in registry order."""
-    return list(REGISTRY)
+    """Names of the declared methods, sorted."""
+    return list(_declarations())
 
 
 def _suggestion(word: str, choices: list[str]) -> str:
@@ -47,24 +63,31 @@ def _suggestion(word: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def loss_function(name: str) -> Callable[..., Any]:
-    """The raw loss function of method ``name`` (for signature inspection)."""
-    if name not in REGISTRY:
+def _declared(name: str) -> _Declared:
+    declarations = _declarations()
+    if name not in declarations:
         raise ValueError(
             f"unknown method {name!r}{_suggestion(name, available())}; "
             f"available: {', '.join(available())}"
         )
-    module, attr = REGISTRY[name].split(":")
-    return getattr(importlib.import_module(module), attr)
+    return declarations[name]
+
+
+def facts(name: str) -> MethodFacts:
+    """The declared facts of method ``name`` (torch-free)."""
+    return _declared(name).facts
+
+
+def loss_function(name: str) -> Callable[..., Any]:
+    """The raw loss function of method ``name`` (imports its module)."""
+    declared = _declared(name)
+    return getattr(importlib.import_module(declared.module), declared.facts.loss)
 
 
 def hyperparameters(name: str) -> dict[str, inspect.Parameter]:
     """The keyword-only hyper-parameters of method ``name``, in signature order, with their
-    defaults and (evaluated) annotations."""
-    signature = inspect.signature(loss_function(name), eval_str=True)
-    return {
-        p.name: p for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    defaults and (evaluated) annotations, read from the source (torch-free)."""
+    return dict(_declared(name).hyperparameters)
 
 
 def build_loss(name: str, **params: Any) -> Callable[..., dict[str, Any]]:

@@ -24,6 +24,15 @@ import torch
 from torch import Tensor
 
 from sslctl.methods._common import at_least_fp32, check_pair, full_precision, off_diagonal
+from sslctl.methods.facts import MethodFacts
+
+FACTS = MethodFacts(
+    name="barlow",
+    loss="barlow_loss",
+    gathers=True,
+    whitening="none",
+    official="facebookresearch/barlowtwins main.py (all-reduced cross-correlation)",
+)
 
 
 def batch_standardize(z: Tensor, eps: float = 1e-5) -> Tensor:

@@ -33,7 +33,16 @@ from typing import Literal
 from torch import Tensor
 
 from sslctl.methods._common import at_least_fp32, check_pair, full_precision, normalized_mse
+from sslctl.methods.facts import MethodFacts
 from sslctl.methods.whitening import iternorm
+
+FACTS = MethodFacts(
+    name="intl",
+    loss="intl_loss",
+    gathers=True,
+    whitening="iternorm",
+    official="winci-ai/INTL (IterNorm on the gathered batch)",
+)
 
 
 def trace_term(w: Tensor, axis: int) -> Tensor:

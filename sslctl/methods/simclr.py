@@ -29,6 +29,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslctl.methods._common import at_least_fp32, check_pair, full_precision
+from sslctl.methods.facts import MethodFacts
+
+FACTS = MethodFacts(
+    name="simclr",
+    loss="simclr_loss",
+    gathers=True,
+    whitening="none",
+    official="google-research/simclr objective.py (cross-replica negatives)",
+)
 
 LARGE_NUM = 1e9
 

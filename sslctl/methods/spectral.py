@@ -27,7 +27,16 @@ from typing import Literal
 from torch import Tensor
 
 from sslctl.methods._common import at_least_fp32, check_pair, full_precision, normalized_mse
+from sslctl.methods.facts import MethodFacts
 from sslctl.methods.whitening import spectral_transform
+
+FACTS = MethodFacts(
+    name="st",
+    loss="st_loss",
+    gathers=True,
+    whitening="eigh",
+    official="the paper's definition (winci-ai/INTL ships no ST code; gathered as INTL)",
+)
 
 
 def st_loss(

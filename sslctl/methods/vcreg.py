@@ -23,7 +23,16 @@ from __future__ import annotations
 from torch import Tensor
 
 from sslctl.methods._common import at_least_fp32, check_pair, full_precision
+from sslctl.methods.facts import MethodFacts
 from sslctl.methods.vicreg import covariance_term, invariance_term, variance_term
+
+FACTS = MethodFacts(
+    name="vcreg",
+    loss="vcreg_loss",
+    gathers=True,
+    whitening="none",
+    official="VICReg's terms without invariance (Mialon et al.; gathered as VICReg)",
+)
 
 
 def vcreg_loss(

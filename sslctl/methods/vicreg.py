@@ -29,6 +29,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslctl.methods._common import at_least_fp32, check_pair, full_precision, off_diagonal
+from sslctl.methods.facts import MethodFacts
+
+FACTS = MethodFacts(
+    name="vicreg",
+    loss="vicreg_loss",
+    gathers=True,
+    whitening="none",
+    official="facebookresearch/vicreg main_vicreg.py (VICReg.forward, FullGatherLayer)",
+)
 
 
 def invariance_term(z1: Tensor, z2: Tensor) -> Tensor:

@@ -37,7 +37,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslctl.methods._common import at_least_fp32, check_pair, full_precision, normalized_mse
+from sslctl.methods.facts import MethodFacts
 from sslctl.methods.whitening import cholesky_whiten
+
+FACTS = MethodFacts(
+    name="wmse",
+    loss="wmse_loss",
+    gathers=False,
+    whitening="cholesky",
+    official="htdt/self-supervised methods/w_mse.py (whitens each GPU's batch)",
+)
 
 
 def check_w_size(batch: int, dim: int, w_size: int, w_eps: float) -> None:

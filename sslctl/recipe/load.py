@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,58 +13,36 @@ import yaml
 from pydantic import BaseModel, ValidationError, create_model
 
 from sslctl.errors import RecipeError
+from sslctl.recipe.checks import check_plain, check_size
 from sslctl.recipe.schema import MethodConfig, Recipe
+from sslctl.recipe.yaml_io import UnsafeYAML, read_yaml, safe_load, yaml_problem
 
-# where a run executes, and where its data sits, do not change what it computes
-HASH_EXCLUDED = ("launcher", "runtime.data_on_device")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe loading with YAML 1.2 booleans: only true/false are booleans, so keys such as
-    ``on:`` (``eval.linear.on``) stay strings instead of becoming True as in YAML 1.1."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
-def safe_load(text: str) -> Any:
-    """``yaml.safe_load`` with YAML 1.2 booleans."""
-    return yaml.load(text, Loader=_Loader)
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one YAML file into a mapping, with clear errors for the usual mistakes."""
-    if not path.is_file():
-        raise RecipeError(str(path), [f"file not found: {path}"])
-    try:
-        data = safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise RecipeError(str(path), [f"malformed YAML{where}: {problem}"]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise RecipeError(str(path), [f"expected a mapping at the top level, got {_kind(data)}"])
-    return data
+# where a run executes, and where its data sits, do not change what it computes; the
+# evaluation settings do not change the trained weights (they have their own hashes,
+# sslctl.evaluate.settings_hash), so changing only eval.* re-evaluates a finished run
+HASH_EXCLUDED = ("launcher", "runtime.data_on_device", "eval")
+MAX_EXTENDS = 16  # recipes a chain of extends: may pass through
 
 
 def compose(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Read ``path`` and merge it over the recipes it ``extends`` (paths relative to it)."""
-    path = path.resolve()
+    given = path
+    try:
+        path = path.resolve()
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        raise RecipeError(str(path), [f"cannot resolve {path}: {err}"]) from None
+    if len(_seen) >= MAX_EXTENDS:
+        raise RecipeError(str(path), [f"extends: chain longer than {MAX_EXTENDS} recipes"])
     if path in _seen:
         chain = " -> ".join(str(p) for p in (*_seen, path))
         raise RecipeError(str(path), [f"extends: cycle {chain}"])
-    data = read_yaml(path)
+    try:
+        data = read_yaml(path)
+    except RecipeError as err:  # name the file as the user wrote it (/proc/self/mem)
+        if str(given) == str(path):
+            raise
+        problems = [p.replace(str(path), str(given)) for p in err.problems]
+        raise RecipeError(str(given), problems) from None
     parents = data.pop("extends", None)
     if parents is None:
         return data
@@ -100,6 +77,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise RecipeError("--set", [f"{text!r}: empty field name in path {path!r}"])
     try:
         value = safe_load(raw) if raw.strip() else raw
+    except UnsafeYAML as err:
+        raise RecipeError("--set", [f"{path}: {yaml_problem(err)}"]) from None
     except yaml.YAMLError:
         value = raw
     return keys, value
@@ -165,11 +144,13 @@ def _kind(value: Any) -> str:
 
 def validate(data: dict[str, Any], source: str) -> Recipe:
     """Validate plain data into a :class:`Recipe` with every default filled in."""
+    check_plain(data, source)
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as err:
         raise RecipeError(source, [_describe(e) for e in err.errors()]) from None
     recipe.method = resolve_method(recipe.method, source)
+    check_size(recipe, source)
     return recipe
 
 
@@ -183,7 +164,12 @@ def _describe(error: Any) -> str:
     msg = error["msg"].removeprefix("Value error, ")
     if not loc or isinstance(value, dict):  # a check across fields names them itself
         return msg if not loc else f"{path}: {msg}"
-    return f"{path}: got {value!r} ({_kind(value)}); {msg}"
+    return f"{path}: got {_short(value)} ({_kind(value)}); {msg}"
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _fields_at(loc: list[str]) -> list[str]:
@@ -206,7 +192,9 @@ def resolve_method(method: MethodConfig, source: str) -> MethodConfig:
         for name, p in params.items()
     }
     model = create_model(
-        f"{method.name}_params", __config__={"extra": "forbid", "strict": False}, **fields
+        f"{method.name}_params",
+        __config__={"extra": "forbid", "strict": False, "allow_inf_nan": False},
+        **fields,
     )
     given = method.params()
     try:
@@ -222,7 +210,7 @@ def resolve_method(method: MethodConfig, source: str) -> MethodConfig:
                     f"expected one of {list(params)}"
                 )
             else:
-                problems.append(f"method.{key}: got {e.get('input')!r}; {e['msg']}")
+                problems.append(f"method.{key}: got {_short(e.get('input'))}; {e['msg']}")
         raise RecipeError(source, problems) from None
     return MethodConfig(name=method.name, **resolved.model_dump())
 
@@ -240,7 +228,9 @@ def to_dict(recipe: Recipe) -> dict[str, Any]:
 
 
 def recipe_hash(recipe: Recipe) -> str:
-    """Content hash of what a recipe computes (launcher settings excluded); keys caching."""
+    """The pretraining identity: a content hash of everything that changes the trained
+    weights (``launcher``, ``runtime.data_on_device`` and ``eval`` excluded). It keys the
+    MLflow run (tag ``sslctl.recipe_hash``) and the checkpoint folder."""
     data = to_dict(recipe)
     for dotted in HASH_EXCLUDED:
         *parents, key = dotted.split(".")

@@ -8,6 +8,7 @@ function's signature by :func:`sslctl.recipe.load.resolve_method`.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,7 +24,7 @@ Severity = Annotated[int, Field(ge=1, le=5)]
 class Block(BaseModel):
     """A recipe block: unknown keys are errors, assignments are re-validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def _ordered_pair(value: tuple[float, float], what: str) -> tuple[float, float]:
@@ -39,14 +40,29 @@ class DataConfig(Block):
     name: str = "mnist5k"
     root: str | None = None
     download: bool = False
+    image_size: PositiveInt | None = Field(
+        None,
+        description="side of the training crops and evaluation images of a streamed "
+        "(shards:) set, default 224; resizes an in-memory set when given",
+    )
+    workers: NonNegativeInt | None = Field(
+        None, description="DataLoader workers decoding a streamed set (default: CPUs, max 8)"
+    )
 
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
         from sslctl.data import available_datasets, is_known_dataset
+        from sslctl.data.catalog import is_streamed
 
         if not is_known_dataset(name):
             raise ValueError(f"unknown dataset; expected one of {available_datasets()}")
+        if is_streamed(name):
+            from sslctl.data.stream.manifest import manifest_problem
+
+            problem = manifest_problem(name)
+            if problem is not None:
+                raise ValueError(problem)
         return name
 
 
@@ -68,12 +84,17 @@ class ProjectorConfig(Block):
     activation: Literal["relu", "gelu", "silu", "tanh", "leaky_relu"] = "relu"
     last_bias: bool = False
     frozen: bool = False
+    lr_scale: PositiveFloat = Field(
+        1.0,
+        description="factor on the learning rate of the projector's parameters (a per-width "
+        "rule: Adam's hidden-layer lr ~ 1/fan_in, Yang et al. 2021, muP)",
+    )
 
 
 class MethodConfig(BaseModel):
     """The SSL loss: ``name`` plus the loss function's keyword hyper-parameters."""
 
-    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    model_config = ConfigDict(extra="allow", validate_assignment=True, allow_inf_nan=False)
 
     name: str = "vicreg"
 
@@ -163,23 +184,36 @@ class LinearEvalConfig(Block):
 
 
 class OODConfig(Block):
-    """Out-of-domain sets; the in-domain linear head is applied unchanged."""
+    """Out-of-domain sets; the in-domain linear head is applied unchanged. An entry is a
+    name (``digits``, ``<dataset>-c``, a dataset), a folder of ``<class>/*`` images
+    (``/data/mine`` or ``imagefolder:/data/mine``; ``<folder>-c`` its corruptions), or a
+    one-key mapping ``{short name: entry}`` (:mod:`sslctl.data.oodsets`)."""
 
-    datasets: list[str] = ["digits", "mnist5k-c"]
+    datasets: list[str | dict[str, str]] = ["digits", "mnist5k-c"]
     severities: list[Severity] = [1, 2, 3, 4, 5]
     corruptions: list[str] | None = None
 
     @field_validator("datasets")
     @classmethod
-    def _known(cls, names: list[str]) -> list[str]:
+    def _known(cls, entries: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
         from sslctl.data import is_known_ood
 
-        bad = [n for n in names if not is_known_ood(n)]
+        def source_ok(source: str) -> bool:
+            path = "/" in source or source.startswith("~") or source.endswith(".npz")
+            return is_known_ood(source) or path
+
+        bad = [
+            e
+            for e in entries
+            if (isinstance(e, str) and not source_ok(e))
+            or (isinstance(e, dict) and (len(e) != 1 or not source_ok(next(iter(e.values())))))
+        ]
         if bad:
             raise ValueError(
-                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c' or a dataset name"
+                f"unknown OOD dataset(s) {bad}; expected 'digits', '<dataset>-c', a dataset "
+                "name, a folder path, or a one-key mapping {short name: one of these}"
             )
-        return names
+        return entries
 
 
 class KNNConfig(Block):
@@ -199,7 +233,9 @@ class IndependenceConfig(Block):
     samples: Annotated[int, Field(ge=8)] = Field(1000, description="held-out samples used")
     subset: Annotated[int, Field(ge=2)] = Field(4, description="features in the dHSIC test")
     permutations: NonNegativeInt = Field(0, description="> 0 adds permutation p-values")
-    seed: int | None = Field(None, description="pair/sample draw; default the recipe seed")
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = Field(
+        None, description="pair/sample draw; default the recipe seed"
+    )
 
 
 class SpectrumConfig(Block):
@@ -246,6 +282,9 @@ class RuntimeConfig(Block):
         "a quarter of free memory) or in pinned host memory with non-blocking copies",
     )
     checkpoint_every: PositiveInt = Field(1, description="epochs between checkpoints")
+    checkpoint_steps: NonNegativeInt = Field(
+        0, description="also checkpoint every this many steps inside an epoch (0: never)"
+    )
 
 
 class LauncherConfig(Block):
@@ -267,7 +306,7 @@ class LauncherConfig(Block):
         description="single: every stage in one job; afterok: pretraining, then the "
         "evaluations as a one-task job that starts when pretraining succeeded",
     )
-    sbatch: dict[str, str | int | bool] = Field(
+    sbatch: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")], str | int | bool] = Field(
         default_factory=dict, description="additional sbatch options, e.g. {account: abc}"
     )
 
@@ -285,7 +324,7 @@ class LauncherConfig(Block):
     @field_validator("time")
     @classmethod
     def _slurm_time(cls, value: str) -> str:
-        from sslctl.launch.resources import time_minutes
+        from sslctl.recipe.durations import time_minutes
 
         time_minutes(value)  # raises ValueError with the accepted formats
         return value
@@ -293,10 +332,20 @@ class LauncherConfig(Block):
     @field_validator("mem")
     @classmethod
     def _slurm_mem(cls, value: str | None) -> str | None:
-        import re
-
         if value is not None and not re.fullmatch(r"\d+[KMGT]?", value):
             raise ValueError("expected a number with an optional unit K, M, G or T, e.g. 32G")
+        return value
+
+    @field_validator("partition", "sbatch")
+    @classmethod
+    def _script_safe(cls, value: Any) -> Any:
+        values = value.values() if isinstance(value, dict) else [value]
+        for item in values:
+            if isinstance(item, str) and re.search(r"[\s'\"`$\\#;]", item):
+                raise ValueError(
+                    f"got {item!r}; SLURM values are written into the job script and cannot "
+                    "hold spaces, quotes, '$', '`', '\\', '#' or ';'"
+                )
         return value
 
     @model_validator(mode="after")
@@ -312,8 +361,10 @@ class LauncherConfig(Block):
 class Recipe(Block):
     """A complete, resolved experiment description."""
 
-    experiment: Annotated[str, Field(min_length=1)] = "default"
-    seed: NonNegativeInt = 0
+    experiment: Annotated[str, Field(min_length=1, max_length=200)] = "default"
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(
+        0, description="at most 2^32 - 1 (NumPy's range; torch's generators take seed*100003+epoch)"
+    )
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     projector: ProjectorConfig = ProjectorConfig()

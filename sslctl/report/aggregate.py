@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sslctl.errors import SslctlError
+from sslctl.evals.health import FLAG
 from sslctl.report.protocols import protocol_of, protocols
 from sslctl.report.query import RunRow
 from sslctl.report.select import as_number, known_fields, resolve_field
@@ -29,6 +30,8 @@ IGNORED_PREFIXES = ("launcher.", "runtime.checkpoint")
 SECTION_ORDER = ("method", "projector", "model", "data", "optim", "augment", "eval", "runtime")
 LOWER_IS_BETTER = {"loss", "hsic", "nhsic", "dhsic", "condition", "collapsed"}
 BASELINES = (("raw", "raw pixels"), ("random", "random init"))
+# recipe fields a baseline's numbers depend on (raw pixels; the random init adds model.*)
+BASELINE_SETTING = ("seed", "data.", "eval.linear.", "eval.knn.", "eval.ood.")
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Report:
     included: dict[str, int] = field(default_factory=dict)  # non-complete runs shown (--all)
     sort: str = ""  # how the rows are ordered, in words
     together: dict[str, list[str]] = field(default_factory=dict)  # column -> fields it implies
+    flagged: list[str] = field(default_factory=list)  # runs that did not train, with why
 
 
 @dataclass
@@ -130,12 +134,15 @@ def logged_sample(names: list[str], limit: int = 15) -> str:
     return ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
 
 
-def default_fields(rows: list[RunRow]) -> tuple[list[str], dict[str, list[str]]]:
+def default_fields(
+    rows: list[RunRow], prefer: list[str] | None = None
+) -> tuple[list[str], dict[str, list[str]]]:
     """``method.name`` plus every recipe field that varies among the runs (the seed and
     where-it-ran fields aside), and the fields left out because they vary together with a
     kept one (same partition of the runs): ``{kept: [left out, ...]}``. A method
     hyper-parameter counts only if it varies among runs of the same method, not merely
-    because another method has no such field."""
+    because another method has no such field. Of fields that vary together, the one in
+    ``prefer`` (a sweep's swept paths) is kept."""
     keys = {k for r in rows for k in r.params} - {"method.name"}
     keys = {k for k in keys if k not in IGNORED_FIELDS and not k.startswith(IGNORED_PREFIXES)}
     by_method: dict[str | None, list[RunRow]] = defaultdict(list)
@@ -149,8 +156,11 @@ def default_fields(rows: list[RunRow]) -> tuple[list[str], dict[str, list[str]]]
 
     kept: list[str] = ["method.name"]
     together: dict[str, list[str]] = {}
-    for key in sorted((k for k in keys if varies(k)), key=field_priority):
-        twin = next((f for f in kept if _same_partition(rows, f, key)), None)
+    chosen = prefer or []
+    for key in sorted(
+        (k for k in keys if varies(k)), key=lambda k: (k not in chosen, field_priority(k))
+    ):
+        twin = next((f for f in kept if same_partition(rows, f, key)), None)
         if twin is None:
             kept.append(key)
         else:
@@ -164,7 +174,7 @@ def field_priority(name: str) -> tuple[int, str]:
     return (SECTION_ORDER.index(section) if section in SECTION_ORDER else len(SECTION_ORDER), name)
 
 
-def _same_partition(rows: list[RunRow], a: str, b: str) -> bool:
+def same_partition(rows: list[RunRow], a: str, b: str) -> bool:
     """``a`` and ``b`` determine each other over ``rows`` (one-to-one values)."""
     pairs = {(r.params.get(a), r.params.get(b)) for r in rows}
     return len(pairs) == len({p[0] for p in pairs}) == len({p[1] for p in pairs})
@@ -232,9 +242,26 @@ def order_key(value: str) -> tuple[int, float, str]:
     return (0, number, value) if number is not None and math.isfinite(number) else (1, 0.0, value)
 
 
+def baseline_setting(r: RunRow, kind: str) -> tuple[tuple[str, str], ...]:
+    """What a baseline's numbers depend on: the data, the evaluation protocol and the seed
+    (+ the backbone for the random init), never the pretraining. Runs that share it
+    computed the same numbers, which count once."""
+    prefixes = BASELINE_SETTING + (("model.",) if kind == "random" else ())
+    return tuple(sorted((k, v) for k, v in r.params.items() if k.startswith(prefixes)))
+
+
+def distinct_settings(runs: list[RunRow], kind: str) -> list[RunRow]:
+    """One run per distinct baseline setting (the first), in the given order."""
+    seen: dict[tuple[tuple[str, str], ...], RunRow] = {}
+    for r in runs:
+        seen.setdefault(baseline_setting(r, kind), r)
+    return list(seen.values())
+
+
 def baselines(rows: list[RunRow], metrics: list[str]) -> list[Group]:
     """Raw pixels and random-init backbone rows for the data of the report: raw pixels per
-    dataset, random init per dataset and backbone (where the backbone varies)."""
+    dataset, random init per dataset and backbone (where the backbone varies); each
+    distinct data, evaluation and seed setting counted once (n = distinct settings)."""
     models = {(r.params.get("model.backbone"), r.params.get("model.width")) for r in rows}
     out = []
     for kind, label in BASELINES:
@@ -244,7 +271,8 @@ def baselines(rows: list[RunRow], metrics: list[str]) -> list[Group]:
             if kind == "random" and len(models) > 1:
                 where += f", {r.params.get('model.backbone')} w{r.params.get('model.width')}"
             buckets[where].append(r)
-        for where, runs in sorted(buckets.items()):
+        for where, every in sorted(buckets.items()):
+            runs = distinct_settings(every, kind)
             cells = {
                 m: aggregate(
                     r.metrics[f"baseline/{kind}/{m}"]
@@ -254,8 +282,18 @@ def baselines(rows: list[RunRow], metrics: list[str]) -> list[Group]:
                 for m in metrics
             }
             if any(c.n for c in cells.values()):
-                out.append(Group((f"{label} ({where})",), cells))
+                out.append(Group((f"{label} ({where})",), cells, [r.run_id for r in runs]))
     return out
+
+
+def flagged_runs(rows: list[RunRow], fields: list[str]) -> list[str]:
+    """One line per run that did not train: its row's fields, run id and the reason."""
+    return [
+        f"{', '.join(f'{f}={r.field(f)}' for f in fields if f != 'health')} "
+        f"(run {r.run_id[:8]}): {r.health_reason}"
+        for r in rows
+        if r.health == FLAG
+    ]
 
 
 def build_report(
@@ -267,17 +305,21 @@ def build_report(
     excluded: dict[str, int] | None = None,
     lead: str | None = None,
     logged: list[str] | None = None,
+    prefer: list[str] | None = None,
 ) -> Report:
     """Group by ``by`` (default: every recipe field that varies), seeds aggregated; sort
     by ``sort`` (default: the first metric column, best first); ``lead``: a metric to put
-    first among the default columns (a sweep's objective)."""
+    first among the default columns (a sweep's objective); ``prefer``: fields kept over
+    those that vary together with them (a sweep's swept paths)."""
     together: dict[str, list[str]] = {}
     if by:
         fields = [resolve_field(f, known_fields(rows), "--by") for f in by] if rows else by
     else:
-        fields, together = default_fields(rows)
+        fields, together = default_fields(rows, prefer)
     if any(not r.complete for r in rows) and "status" not in fields:
         fields = [*fields, "status"]  # --all: unfinished runs never share a row with finished
+    if any(r.health == FLAG for r in rows) and "health" not in fields:
+        fields = [*fields, "health"]  # runs that did not train never averaged with results
     columns = metric_columns(rows, metrics, lead, logged)
     groups = group(rows, fields, columns)
     spec = sort or (columns[0] if columns else fields[0])
@@ -293,6 +335,7 @@ def build_report(
         dict(sorted(states.items())),
         order,
         together,
+        flagged_runs(rows, fields),
     )
 
 

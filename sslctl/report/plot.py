@@ -1,5 +1,7 @@
 """PNG plots: a metric against a recipe field, one line per hue value, error bars = std
-over seeds; for a sweep, its objective against each swept field."""
+over seeds (only where a point has two runs or more; the legend gives each line's n),
+dashed lines at the raw-pixel and random-init baselines; runs that did not train are red
+crosses, outside the lines and means; for a sweep, its objective against each swept field."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sslctl.errors import SslctlError
-from sslctl.report.aggregate import aggregate, order_key
+from sslctl.evals.health import FLAG
+from sslctl.report.aggregate import aggregate, field_priority, order_key, same_partition
 from sslctl.report.query import RunRow
 from sslctl.report.select import as_number, known_fields, resolve_field
 
@@ -57,45 +60,82 @@ def parse_plot(spec: str, rows: list[RunRow]) -> PlotSpec:
 
 
 def plot(rows: list[RunRow], spec: PlotSpec, out: Path, title: str | None = None) -> Path:
-    """Write ``spec.y`` against ``spec.x`` (mean ± std over the runs at each point) to the
-    PNG ``out``; text x as categories, numeric x on a log axis when it spans a factor of
-    4 or more."""
+    """Write :func:`figure` to the PNG ``out``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(rows, spec, title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def figure(rows: list[RunRow], spec: PlotSpec, title: str | None = None) -> Any:
+    """``spec.y`` against ``spec.x`` (mean ± std over the runs at each point, with the
+    baselines); text x as categories, numeric x on a log axis when it spans a factor of 4
+    or more."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = _series(rows, spec)
-    xs = sorted({v for points in series.values() for v in points}, key=order_key)
+    healthy = [r for r in rows if r.health != FLAG]
+    failed = _series([r for r in rows if r.health == FLAG], spec, required=False)
+    series = _series(healthy, spec, required=not failed)
+    every = [*series.values(), *failed.values()]
+    xs = sorted({v for points in every for v in points}, key=order_key)
     numeric = all(as_number(v) is not None and math.isfinite(float(v)) for v in xs)
     position = {v: float(v) if numeric else float(i) for i, v in enumerate(xs)}
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    counts: list[int] = []
     for label, points in sorted(series.items(), key=lambda kv: order_key(kv[0])):
         here = sorted(points, key=order_key)
         cells = [aggregate(points[v]) for v in here]
+        counts += [c.n for c in cells]
         ax.errorbar(
             [position[v] for v in here],
             [c.mean for c in cells],
-            yerr=[c.std if math.isfinite(c.std) else 0.0 for c in cells],
+            yerr=[c.std if c.n >= 2 and math.isfinite(c.std) else 0.0 for c in cells],
             marker="o",
             capsize=3,
-            label=label,
+            label=f"{label} ({n_text([c.n for c in cells])})",
         )
+    _flagged(ax, failed, position)
+    _baseline_lines(ax, rows, spec.y)
     if not numeric:
         ax.set_xticks(list(position.values()), xs)
     else:
         _numeric_axis(ax, sorted(position.values()))
     ax.set_xlabel(spec.x)
-    ax.set_ylabel(f"{spec.y} (mean ± std)")
+    spread = "mean ± std over runs" if max(counts, default=1) >= 2 else "one run per point"
+    ax.set_ylabel(f"{spec.y} ({spread})")
     ax.set_title(title or f"{spec.y} vs {spec.x}")
-    if spec.hue:
-        ax.legend(title=spec.hue)
+    ax.legend(title=spec.hue, fontsize="small")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def n_text(counts: list[int]) -> str:
+    """``n=3``, or ``n=1-3`` when the points of a line have different counts."""
+    low, high = min(counts), max(counts)
+    return f"n={low}" if low == high else f"n={low}-{high}"
+
+
+def _baseline_lines(ax: Any, rows: list[RunRow], y: str) -> None:
+    """Dashed horizontal lines at the raw-pixel and random-init baselines of ``y`` (mean
+    over the runs that logged them), one per training dataset."""
+    styles = {"raw": ("raw pixels", "--"), "random": ("random init", ":")}
+    for kind, (label, style) in styles.items():
+        by_data: dict[str, list[float]] = defaultdict(list)
+        for r in rows:
+            value = r.metrics.get(f"baseline/{kind}/{y}")
+            if value is not None:
+                by_data[r.params.get("data.name", "?")].append(value)
+        for data, values in sorted(by_data.items()):
+            cell = aggregate(values)
+            name = f"{label}" + (f", {data}" if len(by_data) > 1 else "")
+            ax.axhline(cell.mean, color="grey", linestyle=style, label=f"{name} ({cell.mean:.1f})")
 
 
 def _numeric_axis(ax: Any, values: list[float]) -> None:
@@ -109,20 +149,30 @@ def _numeric_axis(ax: Any, values: list[float]) -> None:
         ax.minorticks_off()
 
 
-def _series(rows: list[RunRow], spec: PlotSpec) -> dict[str, dict[str, list[float]]]:
+def _flagged(ax: Any, failed: dict[str, dict[str, list[float]]], position: dict) -> None:
+    """Runs that did not train (:mod:`sslctl.evals.health`): each run a red cross, never
+    part of a line or a mean, labelled as such in the legend."""
+    points = [(position[x], y) for p in failed.values() for x, ys in p.items() for y in ys]
+    if points:
+        xs, ys = zip(*points, strict=True)
+        ax.scatter(xs, ys, marker="x", color="red", s=60, zorder=5, label=f"{FLAG} (see report)")
+
+
+def _series(
+    rows: list[RunRow], spec: PlotSpec, required: bool = True
+) -> dict[str, dict[str, list[float]]]:
     series: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         x = r.field(spec.x)
         if spec.y in r.metrics and x is not None:
             label = str(r.field(spec.hue)) if spec.hue else spec.y
             series[label][x].append(r.metrics[spec.y])
-    if not series:
+    if not series and required:
         raise SslctlError(f"--plot: no run has both field {spec.x!r} and metric {spec.y!r}")
     return series
 
 
-def sweep_objective(every_run: list[RunRow], sweep: str) -> tuple[str, str]:
-    """The sweep's objective metric and direction, from its parent run's params."""
+def _parent_params(every_run: list[RunRow], sweep: str) -> dict[str, str]:
     parent = next(
         (
             r
@@ -131,20 +181,45 @@ def sweep_objective(every_run: list[RunRow], sweep: str) -> tuple[str, str]:
         ),
         None,
     )
-    params = parent.params if parent else {}
+    return parent.params if parent else {}
+
+
+def sweep_objective(every_run: list[RunRow], sweep: str) -> tuple[str, str]:
+    """The sweep's objective metric and direction, from its parent run's params."""
+    params = _parent_params(every_run, sweep)
     return params.get("objective", "linear/top1"), params.get("direction", "maximize")
 
 
-def swept_fields(rows: list[RunRow]) -> list[str]:
-    """Recipe fields that vary among the trials (the seed aside)."""
+def sweep_space(every_run: list[RunRow], sweep: str) -> list[str]:
+    """The sweep's swept paths (its ``space`` keys), from its parent run's params."""
+    import ast
+
+    try:
+        space = ast.literal_eval(_parent_params(every_run, sweep).get("space", "[]"))
+    except (ValueError, SyntaxError):
+        return []
+    return [str(k) for k in space] if isinstance(space, list) else []
+
+
+def swept_fields(rows: list[RunRow], prefer: list[str] | None = None) -> list[str]:
+    """Recipe fields that vary among the trials (the seed aside), one of each set that
+    varies together (a linked ``projector.out_dim`` goes with the swept
+    ``projector.width``, the one in ``prefer``)."""
     keys = {k for r in rows for k in r.params} - {"seed"}
-    return sorted(k for k in keys if len({r.params.get(k) for r in rows}) > 1)
+    out: list[str] = []
+    for key in sorted(keys, key=lambda k: (k not in (prefer or []), field_priority(k))):
+        varies = len({r.params.get(key) for r in rows}) > 1
+        if varies and not any(same_partition(rows, kept, key) for kept in out):
+            out.append(key)
+    return sorted(out)
 
 
-def sweep_plots(rows: list[RunRow], sweep: str, objective: str, folder: Path) -> list[Path]:
+def sweep_plots(
+    rows: list[RunRow], sweep: str, objective: str, folder: Path, prefer: list[str] | None = None
+) -> list[Path]:
     """One PNG per swept field: the objective against it (with two swept fields, the
     other one as hue), written to ``folder/<sweep>_<field>.png``."""
-    fields = swept_fields(rows)
+    fields = swept_fields(rows, prefer)
     if not any(objective in r.metrics for r in rows):
         return []
     out = []

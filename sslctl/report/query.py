@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sslctl.errors import SslctlError
+from sslctl.evals.health import HEALTH_TAG
 
-SPECIAL_FIELDS = ("run_id", "experiment", "status")
+SPECIAL_FIELDS = ("run_id", "experiment", "status", "health")
 
 
 @dataclass
@@ -42,13 +43,23 @@ class RunRow:
     def complete(self) -> bool:
         return self.status == "FINISHED" and self.state in ("complete", "finished")
 
+    @property
+    def health(self) -> str:
+        """``ok``, ``not trained`` (see :mod:`sslctl.evals.health`) or ``unchecked``."""
+        return self.tags.get(HEALTH_TAG, "unchecked").split(":", 1)[0]
+
+    @property
+    def health_reason(self) -> str:
+        """Why the run was flagged (empty when it trained or was not checked)."""
+        return self.tags.get(HEALTH_TAG, "").partition(": ")[2]
+
     def field(self, name: str) -> str | None:
         """A recipe field (param), ``tags.<name>``, ``run_id``, ``experiment``, ``status``,
         or a metric (as text) when ``name`` is a logged metric key."""
         if name.startswith("tags."):
             return self.tags.get(name[5:])
         if name in SPECIAL_FIELDS:
-            return self.state if name == "status" else getattr(self, name)
+            return self.state if name == "status" else str(getattr(self, name))
         if name in self.params:
             return self.params[name]
         value = self.metrics.get(name)

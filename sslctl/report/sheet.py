@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sslctl.report.aggregate import Cell, Group, Pivot, Report
-from sslctl.report.protocols import protocol_notes
+from sslctl.report.protocols import BASELINE_PROTOCOL, protocol_notes
 
 MISSING = "-"
 
@@ -127,9 +127,10 @@ def report_notes(report: Report) -> list[str]:
         notes.append(f"rows: sorted by {report.sort}")
     if report.baselines:
         notes.append(
-            "baselines: the same evaluations on raw pixels and on a random-init backbone, "
-            "same data, aggregated over the runs above"
+            f"{BASELINE_PROTOCOL}; n = distinct data, evaluation and seed settings among the "
+            "runs above"
         )
+    notes += [f"not trained (health): {line}" for line in report.flagged]
     notes += status_notes(report.excluded, report.included)
     return notes
 

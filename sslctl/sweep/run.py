@@ -16,6 +16,7 @@ import optuna
 from sslctl.recipe import to_yaml
 from sslctl.sweep.spec import SweepSpec
 from sslctl.sweep.study import (
+    check_storage,
     counted,
     create_or_load,
     default_storage,
@@ -25,7 +26,7 @@ from sslctl.sweep.study import (
     study_name,
 )
 from sslctl.sweep.worker import work
-from sslctl.tracking import TAG, Tracker
+from sslctl.tracking import TAG, Tracker, tag_equals
 
 States = optuna.trial.TrialState
 
@@ -41,6 +42,7 @@ class Row:
     std: float | None
     runs: list[str]
     reason: str
+    not_trained: list[str] = field(default_factory=list)  # "seed S: why", per flagged seed
 
 
 @dataclass
@@ -55,13 +57,14 @@ class SweepResult:
     best_yaml: Path | None
     jobs: list[str] = field(default_factory=list)
     pending: bool = False  # SLURM workers submitted (or running) and not waited for
+    links: dict[str, str] = field(default_factory=dict)  # linked path -> swept path
 
 
 def _parent_run(spec: SweepSpec, tracker: Tracker, name: str) -> str:
     experiment = spec.recipe_for({}, spec.seeds[0]).experiment
     exp_id = tracker.experiment_id(experiment)
     found = tracker.client.search_runs(
-        [exp_id], filter_string=f"tags.`{TAG}sweep_study` = '{name}'", max_results=1
+        [exp_id], filter_string=tag_equals(f"{TAG}sweep_study", name), max_results=1
     )
     if found:
         return found[0].info.run_id
@@ -99,10 +102,16 @@ def run_sweep(
     an array job; without ``wait`` this returns once they are submitted (or, if they are
     still running from an earlier call, at once) with the leaderboard so far."""
     on_slurm = (launcher or spec.launcher) == "slurm"
+    if storage:
+        check_storage(storage)
     if on_slurm:  # before anything is created
         from sslctl.launch.sweep import check_sweep_cluster
 
         check_sweep_cluster(spec)
+    else:
+        from sslctl.recipe.checks import check_device_here
+
+        check_device_here(spec.recipe_for({}, spec.seeds[0]), f"sweep {spec.name}")
     url = storage or default_storage(spec)
     store = open_storage(url)
     study = create_or_load(spec, store)  # once, before any worker starts
@@ -206,14 +215,18 @@ def _result(
             t.user_attrs.get("std"),
             list(t.user_attrs.get("run_ids", [])),
             t.user_attrs.get("reason", ""),
+            list(t.user_attrs.get("not_trained", [])),
         )
         for t in counted(study)
         if t.state != States.WAITING
     ]
     sign = -1 if spec.objective.direction == "maximize" else 1
-    rows.sort(key=lambda r: (r.value is None, sign * (r.value or 0.0), r.trial))
+    # points where a seed did not train go after the others, and are never "best"
+    rows.sort(
+        key=lambda r: (r.value is None, bool(r.not_trained), sign * (r.value or 0.0), r.trial)
+    )
     best = None
-    if rows and rows[0].value is not None:
+    if rows and rows[0].value is not None and not rows[0].not_trained:
         best = (
             Path(url).parent / f"{spec.name}.best.yaml"
             if "://" not in url
@@ -224,4 +237,6 @@ def _result(
             f"# best point of sweep {spec.name}: {spec.objective.metric} = "
             f"{rows[0].value:.3f}\n" + to_yaml(recipe)
         )
-    return SweepResult(spec.name, study_name(spec), url, parent, rows, reaped, finished, best)
+    return SweepResult(
+        spec.name, study_name(spec), url, parent, rows, reaped, finished, best, links=spec.link
+    )

@@ -1,10 +1,12 @@
 """Sweep files (``sweeps/NAME.yaml``): a base recipe, a search space over dotted recipe
-paths, the sampler, pruner, objective, budget and seeds. Validated completely (every
-grid value and range end is tried against the recipe schema) before anything exists."""
+paths, linked paths that take a swept path's value, the sampler, pruner, objective,
+budget and seeds. Validated completely (every grid value and range end is tried against
+the recipe schema) before anything exists."""
 
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,13 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sslctl.errors import RecipeError, SslctlError
 from sslctl.recipe import Recipe, validate
+from sslctl.recipe.checks import check_plain
 from sslctl.recipe.load import apply_overrides, compose, read_yaml
+from sslctl.sweep.objective import check_objective
 
 
 class Range(BaseModel):
     """A numeric range: ``{low, high}`` (+ ``log``, ``step``, ``type: int|float``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     low: float
     high: float
@@ -59,15 +63,28 @@ class Objective(BaseModel):
     direction: Literal["maximize", "minimize"] = "maximize"
 
 
+MAX_GRID = 10_000  # points; a larger grid would enqueue for hours before anything runs
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"  # used in file names and MLflow tags
+
+
 class SweepSpec(BaseModel):
     """One sweep definition."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str
+    name: Annotated[str, Field(pattern=SAFE_NAME)] = Field(
+        description="letters, digits, '.', '_' and '-' (it names files under sweeps/)"
+    )
     base: str = Field(description="base recipe, relative to the sweep file")
     set: list[str] = Field(default_factory=list, description="overrides applied to the base")
     space: dict[str, Dimension]
+    link: dict[str, str | dict[str, dict[Any, Any]]] = Field(
+        default_factory=dict,
+        description="PATH: SWEPT_PATH, PATH takes the swept path's value at every point "
+        "(projector.out_dim: projector.width varies the projector's dimension throughout); "
+        "PATH: {SWEPT_PATH: {value: PATH's value, ...}}, one value per grid value (a "
+        "per-width learning rate)",
+    )
     sampler: Literal["grid", "tpe", "random"] = "grid"
     pruner: Literal["median", "hyperband", "none"] = "none"
     objective: Objective = Objective()
@@ -90,16 +107,37 @@ class SweepSpec(BaseModel):
         for key, dim in self.space.items():
             if isinstance(dim, list) and not dim:
                 raise ValueError(f"space.{key}: empty grid; expected a non-empty list")
+        if ".." in self.name:
+            raise ValueError(f"name: got {self.name!r}; '..' is not allowed in a sweep name")
         if self.sampler == "grid":
             bad = [k for k, d in self.space.items() if isinstance(d, Range)]
             if bad:
                 raise ValueError(f"sampler grid needs lists or choices; {bad} are ranges")
+            size = self.grid_size()
+            if size > MAX_GRID:
+                raise ValueError(
+                    f"space: a grid of {size:,} points ({' x '.join(self._lengths())}); "
+                    f"at most {MAX_GRID:,}: use sampler tpe or random with a trials budget"
+                )
         elif self.trials is None:
             raise ValueError(f"trials: required for sampler {self.sampler!r}")
+        for target, rule in self.link.items():
+            _check_link(target, rule, self.space)
         return self
 
     def base_path(self) -> Path:
         return ((self.path.parent if self.path else Path.cwd()) / self.base).resolve()
+
+    def _lengths(self) -> list[str]:
+        return [
+            str(len(d.choices if isinstance(d, Choices) else d))
+            for d in self.space.values()
+            if not isinstance(d, Range)
+        ]
+
+    def grid_size(self) -> int:
+        """Points of the grid, counted without building it."""
+        return math.prod(int(n) for n in self._lengths())
 
     def grid(self) -> list[dict[str, Any]]:
         """Every point of a grid sweep, in a fixed order."""
@@ -107,15 +145,45 @@ class SweepSpec(BaseModel):
         values = [d.choices if isinstance(d, Choices) else d for d in self.space.values()]
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
 
+    def linked(self, point: dict[str, Any]) -> dict[str, Any]:
+        """The point with every linked path set from its swept path's value (the value
+        itself, or the value the link's table gives for it)."""
+        extra = {}
+        for target, rule in self.link.items():
+            source, table = (rule, None) if isinstance(rule, str) else next(iter(rule.items()))
+            if source in point:
+                extra[target] = point[source] if table is None else table[point[source]]
+        return {**point, **extra}
+
     def recipe_for(self, point: dict[str, Any], seed: int) -> Recipe:
-        """The base recipe with the sweep's overrides, this point and this seed. A point
-        that changes ``method.name`` starts from that method's defaults."""
+        """The base recipe with the sweep's overrides, this point (linked paths included)
+        and this seed. A point that changes ``method.name`` starts from that method's
+        defaults."""
         source = str(self.base_path())
         data = apply_overrides(compose(self.base_path()), self.set)
         if "method.name" in point:
             data["method"] = {"name": point["method.name"]}
-        overrides = [f"{k}={_yaml_value(v)}" for k, v in point.items()]
+        overrides = [f"{k}={_yaml_value(v)}" for k, v in self.linked(point).items()]
         return validate(apply_overrides(data, [*overrides, f"seed={seed}"]), source)
+
+
+def _check_link(target: str, rule: str | dict[str, dict[Any, Any]], space: dict) -> None:
+    """A link names one swept path; a table link has a value for each of its grid values."""
+    if target in space:
+        raise ValueError(f"link.{target}: {target!r} is swept itself; link or sweep it")
+    if isinstance(rule, dict) and len(rule) != 1:
+        raise ValueError(f"link.{target}: a table link names one swept path, got {list(rule)}")
+    source = rule if isinstance(rule, str) else next(iter(rule))
+    if source not in space:
+        raise ValueError(f"link.{target}: got {source!r}; expected a swept path ({list(space)})")
+    if isinstance(rule, dict):
+        dim = space[source]
+        if isinstance(dim, Range):
+            raise ValueError(f"link.{target}: a table link needs a grid or choices, not a range")
+        values = dim.choices if isinstance(dim, Choices) else dim
+        missing = [v for v in values if v not in rule[source]]
+        if missing:
+            raise ValueError(f"link.{target}: no value for {source} = {missing}")
 
 
 def _yaml_value(value: Any) -> str:
@@ -147,17 +215,22 @@ def load_sweep(name_or_path: str) -> SweepSpec:
     path = find_sweep(name_or_path)
     data = read_yaml(path)
     data.setdefault("name", path.stem)
+    check_plain(data, str(path))
     try:
         spec = SweepSpec.model_validate({**data, "path": path})
     except ValidationError as err:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'sweep'}: "
-            f"{e['msg'].removeprefix('Value error, ')}"
-            for e in err.errors()
-        ]
-        raise RecipeError(str(path), problems) from None
+        raise RecipeError(str(path), [_problem(e) for e in err.errors()]) from None
     _check_space(spec, str(path))
     return spec
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "sweep"
+    msg = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    if isinstance(value, (str, int, float)) and error["loc"]:
+        return f"{where}: got {str(value)[:200]!r}; {msg}"
+    return f"{where}: {msg}"
 
 
 def _check_space(spec: SweepSpec, source: str) -> None:
@@ -177,5 +250,9 @@ def _check_space(spec: SweepSpec, source: str) -> None:
                 spec.recipe_for({key: value}, spec.seeds[0])
             except RecipeError as err:
                 problems.extend(f"space.{key}={value!r}: {p}" for p in err.problems)
+    base = spec.recipe_for({}, spec.seeds[0])
+    wrong = check_objective(spec.objective.metric, base)
+    if wrong:
+        problems.append(wrong)
     if problems:
         raise RecipeError(source, problems)

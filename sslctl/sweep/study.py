@@ -15,6 +15,7 @@ from typing import Any
 
 import optuna
 
+from sslctl.errors import SslctlError
 from sslctl.sweep.spec import Choices, Range, SweepSpec
 
 HEARTBEAT_S = 10.0
@@ -33,10 +34,37 @@ def default_storage(spec: SweepSpec) -> str:
     return str(base / "sweeps" / f"{spec.name}.journal")
 
 
+def check_storage(url: str) -> None:
+    """A ``--storage`` given by the user: refuse one that cannot be opened (unknown URL
+    scheme or driver, a folder that does not exist) before anything is created."""
+    if "://" not in url:
+        folder = Path(url).parent
+        if not folder.is_dir():
+            raise SslctlError(f"--storage {url!r}: folder {folder} does not exist")
+        return
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except Exception as err:
+        raise SslctlError(
+            f"--storage {url!r}: not a usable SQL URL ({type(err).__name__}: {err}); "
+            "expected a journal file path or a URL such as sqlite:///sweeps.db"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise SslctlError(f"--storage {url!r}: folder {folder} does not exist")
+
+
 def open_storage(url: str) -> optuna.storages.BaseStorage:
     """A SQL URL gives an RDB storage; anything else is a journal file path."""
     if "://" in url:
-        return optuna.storages.RDBStorage(url)
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as err:  # server down, bad credentials, bad driver
+            raise SslctlError(f"--storage {url!r}: cannot open: {err}") from None
     from optuna.storages.journal import JournalFileBackend
 
     Path(url).parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from typing import Any
 import optuna
 
 from sslctl.errors import Pruned, SslctlError
+from sslctl.evals.health import FLAG, HEALTH_TAG
 from sslctl.sweep.spec import SweepSpec, load_sweep
 from sslctl.sweep.study import counted, create_or_load, open_storage, start_heartbeat, suggest
 from sslctl.tracking import TAG
@@ -28,12 +29,15 @@ def _over_budget(spec: SweepSpec, study: optuna.Study, trial: optuna.Trial) -> b
 
 
 def run_trial(spec: SweepSpec, trial: optuna.Trial, parent_run_id: str, say: Any = print) -> float:
-    """Run every seed of the trial's point; return the mean objective."""
-    from sslctl.pipeline import run_pipeline
+    """Run every seed of the trial's point; return the mean objective. Seeds whose run
+    did not train (:mod:`sslctl.evals.health`) are listed in the ``not_trained`` attr."""
+    from sslctl.locks import recipe_lock
+    from sslctl.pipeline import run_pipeline, runs_root
+    from sslctl.recipe import recipe_hash
 
     point = suggest(trial, spec)
     trial.set_user_attr("point", point)
-    values, run_ids = [], []
+    values, run_ids, flagged = [], [], []
     for i, seed in enumerate(spec.seeds):
         recipe = spec.recipe_for(point, seed)
         if spec.pruner != "none":
@@ -52,15 +56,22 @@ def run_trial(spec: SweepSpec, trial: optuna.Trial, parent_run_id: str, say: Any
             f"{TAG}trial": str(trial.number),
         }
         say(f"trial {trial.number} seed {seed}: {point}")
-        result = run_pipeline(
-            recipe,
-            source=f"sweep {spec.name}",
-            extra_tags=tags,
-            on_probe=on_probe,
-            say=lambda m: None,
-        )
+        rhash = recipe_hash(recipe)
+        # the same recipe running elsewhere (another sweep, a pretrain): wait, then reuse it
+        with recipe_lock(runs_root() / f"{rhash}.lock", rhash, wait=True):
+            result = run_pipeline(
+                recipe,
+                source=f"sweep {spec.name}",
+                extra_tags=tags,
+                on_probe=on_probe,
+                say=lambda m: None,
+            )
         run_ids.append(result.run_id)
         trial.set_user_attr("run_ids", run_ids)
+        health = result.tags.get(HEALTH_TAG, "")
+        if health.startswith(FLAG):
+            flagged.append(f"seed {seed}: {health.removeprefix(FLAG + ': ')}")
+            trial.set_user_attr("not_trained", flagged)
         value = result.metrics.get(spec.objective.metric)
         if value is None or not math.isfinite(value):
             raise SslctlError(

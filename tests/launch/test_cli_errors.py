@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.conftest import RECIPES, cli_env, sslctl_cmd
+from tests.conftest import RECIPES, cli_env, sslctl_cmd, timeout_s
 
 
 def _run(workdir: Path, path: str, *args: str):
@@ -16,7 +16,12 @@ def _run(workdir: Path, path: str, *args: str):
     env = cli_env(workdir)
     env["PATH"] = path
     return subprocess.run(
-        sslctl_cmd(*args), cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+        sslctl_cmd(*args),
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s(120),
     )
 
 

@@ -52,3 +52,29 @@ def test_sacct_names_how_a_finished_job_ended(bin_dir: Path) -> None:
     _tool(bin_dir, "squeue", 'echo "slurm_load_jobs error: Unable to contact" >&2; exit 1')
     _tool(bin_dir, "sacct", "exit 1")
     assert slurm_states(["7"]) == {}
+
+
+def test_cancel_refuses_what_is_not_a_known_job_id(bin_dir: Path, tmp_path: Path) -> None:
+    """`sslctl cancel` passes only job ids SLURM knows to scancel: an option (`--me`
+    would cancel every job of the user) or an unknown id is an error, exit 2, and scancel
+    is never called."""
+    from typer.testing import CliRunner
+
+    from sslctl.cli import app
+
+    called = tmp_path / "scancel-called"
+    _tool(bin_dir, "squeue", SQUEUE)
+    _tool(bin_dir, "sacct", "exit 0")  # accounting that has no record of the id
+    _tool(bin_dir, "scancel", f'echo "$@" >> {called}')
+    for args, fragment in [
+        (["--", "--me"], "job id"),
+        (["7;rm"], "job id"),
+        (["8"], "SLURM does not know"),
+    ]:
+        result = CliRunner().invoke(app, ["cancel", *args], env={"COLUMNS": "300"})
+        assert result.exit_code == 2, result.output
+        assert fragment in result.output
+    assert not called.exists()
+    result = CliRunner().invoke(app, ["cancel", "7"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert called.read_text().split() == ["7"]

@@ -14,10 +14,10 @@ from sslctl.launch.resources import (
     executor_parameters,
     sbatch_options,
     tasks_per_node,
-    time_minutes,
     world_size,
 )
 from sslctl.recipe import load_recipe, recipe_hash
+from sslctl.recipe.durations import time_minutes
 from sslctl.recipe.schema import LauncherConfig
 from tests.conftest import RECIPES
 
@@ -181,3 +181,12 @@ def test_launcher_does_not_change_the_recipe_hash() -> None:
         RECIPES / "vicreg.yaml", ["launcher.kind=slurm", "launcher.nodes=2", "launcher.mem=8G"]
     )
     assert recipe_hash(local) == recipe_hash(slurm)
+
+
+def test_job_names_are_safe_in_the_job_script() -> None:
+    """The experiment name goes into `#SBATCH --job-name=`: spaces, quotes, newlines and
+    shell characters become `_` so the line cannot be split or extended."""
+    from sslctl.launch.resources import script_safe
+
+    assert script_safe('sslctl-my exp\n#SBATCH --x "$(id)"') == "sslctl-my_exp__SBATCH_--x____id__"
+    assert script_safe("sslctl-quickstart.v2_a") == "sslctl-quickstart.v2_a"

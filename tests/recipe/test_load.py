@@ -22,10 +22,19 @@ def problems(path: Path, overrides: list[str] | None = None) -> str:
     return str(info.value)
 
 
-def test_shipped_recipes_validate() -> None:
-    """Every recipe in recipes/ (quick and CIFAR-10) resolves and fills in method defaults."""
+def test_shipped_recipes_validate(tmp_path: Path) -> None:
+    """Every recipe in recipes/ resolves and fills in method defaults; those that stream a
+    packed dataset (ImageNet, STL-10) are validated against a small packed set, as a user
+    does with --set data.name=shards:<their path>."""
+    from sslctl.data.stream.pack import pack_imagefolder
+    from sslctl.recipe.load import compose
+    from tests.data.stream.conftest import small_folder
+
+    packed = tmp_path / "packed"
+    pack_imagefolder(small_folder(tmp_path / "src", train_per_class=1, val_per_class=1), packed)
     for path in sorted(RECIPES.glob("**/*.yaml")):
-        recipe = load_recipe(path)
+        streamed = str(compose(path).get("data", {}).get("name", "")).startswith("shards:")
+        recipe = load_recipe(path, [f"data.name=shards:{packed}"] if streamed else [])
         assert recipe.method.params() or recipe.method.name, path
 
 
@@ -71,6 +80,17 @@ def test_hash_ignores_launcher_but_not_seed(tmp_path: Path) -> None:
     assert recipe_hash(load_recipe(path, ["runtime.data_on_device=never"])) == base
     assert recipe_hash(load_recipe(path, ["seed=1"])) != base
     assert recipe_hash(load_recipe(path, ["runtime.precision=fp32"])) != base
+
+
+def test_hash_is_the_pretraining_identity_without_evaluation_settings(tmp_path: Path) -> None:
+    """Evaluation settings do not change the trained weights, so they leave the hash (the
+    key of the run and of the checkpoint folder) alone; a pretraining field changes it."""
+    path = tmp_path / "r.yaml"
+    path.write_text("method: {name: vicreg}\n")
+    base = recipe_hash(load_recipe(path))
+    for change in ("eval.linear.epochs=7", "eval.ood.datasets=[digits]", "eval.baselines=false"):
+        assert recipe_hash(load_recipe(path, [change])) == base, change
+    assert recipe_hash(load_recipe(path, ["optim.epochs=3"])) != base
 
 
 def test_resolved_yaml_round_trips(tmp_path: Path) -> None:

@@ -46,6 +46,11 @@ def write_sweep(path: Path, space: str, extra: str = "", sets: list[str] = TINY)
         ("  projector.width: [8, -1]", "", "projector.width"),
         ("  optim.lr: {low: 0.0, high: 1.0, log: true}", "sampler: random\ntrials: 2", "log"),
         ("  optim.lr: {low: 0.1, high: 1.0}", "sampler: grid", "ranges"),
+        ("  projector.width: [8, 16]", "link: {projector.out_dim: projector.depth}", "swept"),
+        ("  projector.width: [8, 16]", "link: {projector.widht: projector.width}", "widht"),
+        ("  projector.width: [8, 16]", "link: {projector.width: projector.width}", "itself"),
+        ("  projector.width: [8, 16]", "link: {optim.lr: {projector.width: {8: 0.1}}}", "[16]"),
+        ("  projector.width: [8, 16]", "link: {optim.lr: {projector.width: {8: -1, 16: 1}}}", "lr"),
     ],
 )
 def test_bad_sweep_files_fail_before_anything_is_created(
@@ -72,6 +77,36 @@ def test_grid_points_and_method_switch(workdir: Path) -> None:
     recipe = spec.recipe_for({"method.name": "barlow", "projector.width": 64}, seed=3)
     assert recipe.method.name == "barlow" and recipe.projector.width == 64 and recipe.seed == 3
     assert "sim_coeff" not in recipe.method.params()
+
+
+def test_linked_paths_take_the_swept_value(workdir: Path) -> None:
+    """``link: {projector.out_dim: projector.width}`` with a grid over width and depth:
+    every point's recipe has out_dim == width (the papers' 8192-8192-8192), the other
+    fields as the grid says, and the grid itself is unchanged (width x depth)."""
+    path = write_sweep(
+        workdir / "s.yaml",
+        "  projector.width: [16, 64]\n  projector.depth: [2, 3]",
+        "link: {projector.out_dim: projector.width}",
+    )
+    spec = load_sweep(str(path))
+    assert spec.grid() == [
+        {"projector.width": w, "projector.depth": d} for w in (16, 64) for d in (2, 3)
+    ]
+    shapes = [
+        (r.projector.width, r.projector.out_dim, r.projector.depth)
+        for r in (spec.recipe_for(p, seed=1) for p in spec.grid())
+    ]
+    assert shapes == [(16, 16, 2), (16, 16, 3), (64, 64, 2), (64, 64, 3)]
+    ruled = write_sweep(
+        workdir / "r.yaml",
+        "  projector.width: [16, 64]",
+        "link:\n  projector.out_dim: projector.width\n"
+        "  optim.lr: {projector.width: {16: 0.002, 64: 0.0005}}",
+    )
+    recipe = load_sweep(str(ruled)).recipe_for({"projector.width": 64}, seed=0)
+    assert (recipe.projector.out_dim, recipe.optim.lr) == (64, 0.0005)
+    unlinked = write_sweep(workdir / "u.yaml", "  projector.width: [16, 64]")
+    assert load_sweep(str(unlinked)).recipe_for({"projector.width": 64}, 0).projector.out_dim == 16
 
 
 def _trial_points(workdir: Path) -> collections.Counter:
@@ -164,3 +199,20 @@ def test_budgeted_sweep_stops_at_its_trial_budget(workdir: Path) -> None:
     assert any(t.user_attrs.get("stale") for t in study.get_trials())
     again = run_sweep(spec, say=lambda m: None)
     assert again.already_finished and len(again.rows) == 2
+
+
+@pytest.mark.parametrize(
+    "name", ["projector-width", "projector-depth", "methods-by-width", "invariance"]
+)
+def test_shipped_sweeps_validate_with_three_seeds(name: str) -> None:
+    """Every shipped sweep file validates (each grid value tried) and runs 3 seeds a point."""
+    assert load_sweep(name).seeds == [0, 1, 2]
+
+
+def test_shipped_width_sweep_varies_the_dimension_throughout() -> None:
+    """projector-width follows the papers: hidden width == out_dim at every point, and the
+    projector's lr follows the stated rule min(1, 1024 / width)."""
+    spec = load_sweep("projector-width")
+    for point in spec.grid():
+        p = spec.recipe_for(point, seed=0).projector
+        assert p.out_dim == p.width and p.lr_scale == min(1.0, 1024 / p.width)

@@ -1,0 +1,149 @@
+"""``sslctl bench --section data``: the streamed input pipeline against torchvision.
+
+Both sides read the same synthetic JPEG ImageFolder (:mod:`sslctl.data.stream.synthetic`,
+150-600 px) with the same number of DataLoader workers and produce, per image, two uint8
+random resized crops (torchvision's ``RandomResizedCrop`` scale 0.08-1) of the output size:
+torchvision's ``ImageFolder`` + ``RandomResizedCrop`` + ``PILToTensor`` decodes the whole
+file every time; the streamed path reads the packed shards and decodes with PIL draft mode
+(:mod:`sslctl.data.stream.crops`). Then the peak memory of one pretraining epoch on the
+packed set at 1x and 8x its size (the same files, repeated).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sslctl.bench.common import Figure
+
+SIZES = (64, 96, 224)
+BATCH = 32
+
+
+def _workers() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0))))
+
+
+def _torchvision_rate(folder: Path, size: int, workers: int) -> float:
+    """Images per second of torchvision's ImageFolder pipeline, two crops per image."""
+    import torch
+    from torchvision import datasets, transforms
+
+    crop = transforms.Compose([transforms.RandomResizedCrop(size), transforms.PILToTensor()])
+    dataset = datasets.ImageFolder(
+        str(folder), transform=lambda im: torch.stack([crop(im), crop(im)])
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=BATCH, shuffle=True, num_workers=workers, drop_last=True
+    )
+    start, n = time.perf_counter(), 0
+    for images, _ in loader:
+        n += len(images)
+    return n / (time.perf_counter() - start)
+
+
+def _stream_rate(packed: Path, size: int, workers: int) -> float:
+    from sslctl.data.stream.feed import StreamFeeder
+
+    feeder = StreamFeeder(packed / "train", seed=0, size=size, workers=workers)
+    steps = len(feeder) // BATCH
+    start, n = time.perf_counter(), 0
+    for batch in feeder.batches(0, BATCH, 0, steps):
+        n += len(batch["index"])
+    return n / (time.perf_counter() - start)
+
+
+def _repeat_folder(source: Path, dest: Path, times: int) -> Path:
+    """``dest`` with each file of ``source`` hard-linked ``times`` times (same images)."""
+    for path in source.rglob("*.*"):
+        folder = dest / path.parent.relative_to(source)
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(times):
+            target = folder / f"r{k}-{path.name}"
+            if not target.exists():
+                os.link(path, target)
+    return dest
+
+
+PEAK_SCRIPT = """
+import json, resource, sys, torch
+from pathlib import Path
+from sslctl.data.datasets import load_dataset
+from sslctl.recipe.schema import Recipe
+from sslctl.train import Pretrainer
+torch.set_num_threads(1)
+recipe = Recipe.model_validate({
+    "data": {"name": "shards:" + sys.argv[1], "image_size": 64, "workers": int(sys.argv[2])},
+    "model": {"backbone": "resnet-mini", "width": 16},
+    "projector": {"depth": 2, "width": 128, "out_dim": 64},
+    "optim": {"name": "sgd", "lr": 0.05, "batch_size": 32, "epochs": 1, "warmup_epochs": 0},
+    "runtime": {"device": "cpu", "precision": "fp32", "channels_last": False}})
+dataset = load_dataset(recipe.data.name, image_size=64)
+trainer = Pretrainer(recipe, dataset, torch.device("cpu"), None, Path(sys.argv[3]))
+trainer.fit()
+self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"main": self_kb / 1024, "worker": workers_kb / 1024}))
+"""
+
+
+def _peak_rss(packed: Path, workers: int, tmp: Path) -> dict[str, float]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(packed), str(workers), str(tmp / "ckpt.pt")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def data_pipeline(quick: bool = False) -> list[Figure]:
+    """Decode + crop img/s (streamed vs torchvision) and peak RSS at 1x vs 8x."""
+    from sslctl.data.stream.pack import pack_imagefolder
+    from sslctl.data.stream.synthetic import write_imagefolder
+
+    workers = _workers()
+    per_class = 12 if quick else 40
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="sslctl-bench-data-") as name:
+        tmp = Path(name)
+        source = write_imagefolder(
+            tmp / "src", classes=10, train_per_class=per_class, val_per_class=2
+        )
+        pack_imagefolder(source, tmp / "packed", workers=workers)
+        note = f"{10 * per_class} images of 150-600 px, {workers} workers"
+        for size in SIZES:
+            ours = _stream_rate(tmp / "packed", size, workers)
+            theirs = _torchvision_rate(source / "train", size, workers)
+            figures.append(
+                Figure(
+                    "data",
+                    f"streamed decode + 2 crops, {size} px",
+                    ours,
+                    "img/s",
+                    f"{ours / theirs:.2f}x torchvision ImageFolder ({theirs:.0f} img/s); {note}",
+                )
+            )
+        big = _repeat_folder(source, tmp / "src8", 8)
+        pack_imagefolder(big, tmp / "packed8", workers=workers)
+        peaks = [_peak_rss(tmp / p, workers, tmp) for p in ("packed", "packed8")]
+        for key in ("main", "worker"):
+            one, eight = peaks[0][key], peaks[1][key]
+            figures.append(
+                Figure(
+                    "data",
+                    f"peak RSS, pretraining 1 epoch, {key} process",
+                    eight,
+                    "MiB",
+                    f"8x data: {eight / one - 1:+.1%} vs 1x "
+                    f"({one:.0f} MiB, {10 * per_class} images)",
+                )
+            )
+    return figures

@@ -1,0 +1,122 @@
+"""Decoding with random resized crops, as torchvision, from reduced-size JPEG decoding.
+
+- :func:`rrc_box`: torchvision's ``RandomResizedCrop.get_params`` (10 attempts of area
+  ~ U(scale) x H W and log-ratio ~ U(log ratio), whole pixels, uniform position; else
+  the central crop), drawn from a numpy ``Generator``.
+- :func:`draft_factor`: the largest JPEG DCT scaling 1/k (k in 1, 2, 4, 8) after which the
+  crop still has at least ``size`` pixels on both sides, so the final resize never
+  upsamples what full decoding would have downsampled. libjpeg's scaled IDCT is a good
+  low-pass filter; :func:`decode_crop` then resizes with PIL's anti-aliased bilinear
+  filter. tests/data/stream/test_crops.py measures the difference against full decoding.
+- :func:`decode_center`: evaluation input, ImageNet style: shorter side to
+  ``size / 0.875`` (256 for 224), central ``size x size``, in one resize of the box.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+
+EVAL_CROP = 0.875  # 224 / 256
+
+
+def rrc_box(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+) -> tuple[int, int, int, int]:
+    """(top, left, h, w) as ``torchvision.transforms.RandomResizedCrop.get_params``."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target = area * rng.uniform(scale[0], scale[1])
+        aspect = math.exp(rng.uniform(*log_ratio))
+        w = round(math.sqrt(target * aspect))
+        h = round(math.sqrt(target / aspect))
+        if 0 < w <= width and 0 < h <= height:
+            return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+    in_ratio = width / height
+    if in_ratio < min(ratio):
+        w, h = width, round(width / min(ratio))
+    elif in_ratio > max(ratio):
+        h, w = height, round(height * max(ratio))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def draft_factor(crop_h: float, crop_w: float, size: int) -> int:
+    """Largest k in (1, 2, 4, 8) with both crop sides / k >= ``size``."""
+    k = 1
+    while k < 8 and min(crop_h, crop_w) / (2 * k) >= size:
+        k *= 2
+    return k
+
+
+def _open_scaled(data: bytes, k: int) -> tuple[Image.Image, float, float]:
+    """The image decoded at about 1/k scale where the format allows (JPEG), and the scales
+    (x, y) applied (libjpeg rounds each side up separately)."""
+    image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    if k > 1:
+        image.draft("RGB", (math.ceil(width / k), math.ceil(height / k)))
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return image, image.size[0] / width, image.size[1] / height
+
+
+def _resize_box(image: Image.Image, box: tuple[float, ...], sx: float, sy: float, size: int):
+    """``box`` = (top, left, h, w) in original pixels, scaled and resized to ``size``."""
+    top, left, h, w = box
+    area = (
+        left * sx,
+        top * sy,
+        min(image.size[0], (left + w) * sx),
+        min(image.size[1], (top + h) * sy),
+    )
+    out = image.resize((size, size), Image.Resampling.BILINEAR, box=area)
+    return np.asarray(out).transpose(2, 0, 1)
+
+
+def decode_crops(
+    data: bytes, boxes: list[tuple[int, int, int, int]], size: int, draft: bool = True
+) -> np.ndarray:
+    """The crops ``boxes`` = [(top, left, h, w), ...] of the encoded image, each resized to
+    ``size`` x ``size``, from one decoding (at the scale the smallest crop allows):
+    uint8 [len(boxes), 3, size, size]."""
+    k = min(draft_factor(b[2], b[3], size) for b in boxes) if draft else 1
+    image, sx, sy = _open_scaled(data, k)
+    return np.stack([_resize_box(image, box, sx, sy, size) for box in boxes])
+
+
+def decode_crop(
+    data: bytes, box: tuple[int, int, int, int], size: int, draft: bool = True
+) -> np.ndarray:
+    """One crop: uint8 [3, size, size] (see :func:`decode_crops`)."""
+    return decode_crops(data, [box], size, draft)[0]
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(height, width) from the header only."""
+    width, height = Image.open(io.BytesIO(data)).size
+    return height, width
+
+
+def center_box(height: int, width: int, size: int) -> tuple[float, float, float, float]:
+    """(top, left, h, w) of the central ``size`` square after resizing the shorter side to
+    ``size / EVAL_CROP``, in original pixels."""
+    side = min(height, width) * EVAL_CROP
+    return (height - side) / 2, (width - side) / 2, side, side
+
+
+def decode_center(data: bytes, size: int, draft: bool = True) -> np.ndarray:
+    """Evaluation input: uint8 [3, size, size], resize + centre crop (see module doc)."""
+    height, width = image_size(data)
+    box = center_box(height, width, size)
+    image, sx, sy = _open_scaled(data, draft_factor(box[2], box[3], size) if draft else 1)
+    return _resize_box(image, box, sx, sy, size)

@@ -1,0 +1,158 @@
+"""``sslctl data pack``: counts, interruption, and every bad input the issue lists."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sslctl.data.stream import manifest as mf
+from sslctl.data.stream.feed import Reader
+from sslctl.data.stream.pack import SUMMARY, pack_imagefolder
+from sslctl.errors import SslctlError
+from tests.conftest import sslctl_cmd
+from tests.data.stream.conftest import small_folder
+
+
+def _decoded(out: Path, split: str) -> list[Image.Image]:
+    n = json.loads((out / mf.MANIFEST).read_text())["splits"][split]["samples"]
+    reader = Reader(out / split)
+    return [Image.open(io.BytesIO(reader.get(i)["image"])) for i in range(n)]
+
+
+def test_pack_counts_every_file_per_split_and_class(packed: Path) -> None:
+    manifest = mf.read_manifest(packed)
+    assert manifest["classes"] == ["class_00", "class_01", "class_02"]
+    assert manifest["splits"]["train"]["per_class"] == {f"class_0{i}": 8 for i in range(3)}
+    assert manifest["splits"]["val"]["samples"] == 6
+    assert manifest["checksum"] == mf.index_checksum(packed, ["train", "val"])
+    labels = [Reader(packed / "train").get(i)["label"] for i in range(24)]
+    assert labels == sorted(labels) and set(labels) == {0, 1, 2}
+    # PNGs and grayscale files were converted: every stored image is an RGB JPEG
+    assert {(im.format, im.mode) for im in _decoded(packed, "train")} == {("JPEG", "RGB")}
+
+
+def test_max_side_bounds_the_longer_side(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    pack_imagefolder(small_folder(tmp_path / "src"), out, max_side=64)
+    assert max(max(im.size) for im in _decoded(out, "train")) == 64
+
+
+def test_interrupted_pack_is_not_complete_and_a_rerun_finishes_it(tmp_path: Path) -> None:
+    src, out = small_folder(tmp_path / "src"), tmp_path / "out"
+    seen = []
+
+    def interrupt() -> None:
+        seen.append(1)
+        if len(seen) == 30:  # inside the val split, after train was finished
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pack_imagefolder(src, out, on_item=interrupt)
+    assert (out / "train" / SUMMARY).is_file() and (out / ".partial-val").is_dir()
+    assert mf.manifest_problem(str(out)) is not None  # not mistaken for a complete dataset
+    with pytest.raises(SslctlError, match="unfinished pack"):
+        mf.read_manifest(out)
+    restarted = []
+    manifest, already = pack_imagefolder(src, out, on_split=lambda name, n: restarted.append(name))
+    assert not already and restarted == ["val"]  # train kept, val started clean
+    assert manifest["splits"]["val"]["samples"] == 6 and not (out / ".partial-val").exists()
+    assert pack_imagefolder(src, out)[1]  # a third run sees a complete dataset
+
+
+def _put(folder: Path, name: str, image: Image.Image | bytes, **save) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if isinstance(image, bytes):
+        path.write_bytes(image)
+    else:
+        image.save(path, **save)
+    return path
+
+
+def test_cmyk_sixteen_bit_alpha_and_palette_are_converted_to_rgb(tmp_path: Path) -> None:
+    src = small_folder(tmp_path / "src")
+    c = src / "train" / "class_00"
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    _put(c, "cmyk.jpg", Image.fromarray(rgb).convert("CMYK"))
+    _put(c, "alpha.png", Image.fromarray(rgb).convert("RGBA"))
+    _put(c, "palette.png", Image.fromarray(rgb).convert("P"))
+    grey16 = np.full((30, 30), 51400, dtype=np.uint16)  # 200 * 257
+    _put(c, "sixteen.png", Image.fromarray(grey16))
+    out = tmp_path / "out"
+    manifest, _ = pack_imagefolder(src, out)
+    assert manifest["splits"]["train"]["per_class"]["class_00"] == 12
+    images = _decoded(out, "train")
+    assert all(im.mode == "RGB" for im in images)
+    sixteen = [im for im in images if im.size == (30, 30)]
+    assert len(sixteen) == 1 and abs(np.asarray(sixteen[0]).mean() - 200) < 2  # scaled, not clipped
+
+
+@pytest.mark.parametrize("bad", ["truncated", "text"])
+def test_undecodable_file_is_named_or_skipped(tmp_path: Path, bad: str) -> None:
+    src = small_folder(tmp_path / "src")
+    good = next((src / "train" / "class_01").glob("*.jpg")).read_bytes()
+    data = good[: len(good) // 2] if bad == "truncated" else b"not an image\n"
+    path = _put(src / "train" / "class_01", f"bad-{bad}.jpg", data)
+    with pytest.raises(SslctlError, match=str(path)):
+        pack_imagefolder(src, tmp_path / "out")
+    assert not (tmp_path / "out" / mf.MANIFEST).exists()
+    manifest, _ = pack_imagefolder(src, tmp_path / "out2", skip_bad=True)
+    assert len(manifest["splits"]["train"]["skipped"]) == 1
+    assert str(path) in manifest["splits"]["train"]["skipped"][0]
+    assert manifest["splits"]["train"]["samples"] == 24
+
+
+def test_folder_layout_errors_name_the_folder(tmp_path: Path) -> None:
+    src = small_folder(tmp_path / "src")
+    (src / "train" / "empty").mkdir()
+    with pytest.raises(SslctlError, match=r"empty class folder .*empty"):
+        pack_imagefolder(src, tmp_path / "out")
+    (src / "train" / "empty").rmdir()
+    _put(src / "val" / "zebra", "a.png", Image.new("RGB", (20, 20)))
+    with pytest.raises(SslctlError, match=r"\['zebra'\].*missing from"):
+        pack_imagefolder(src, tmp_path / "out")
+    with pytest.raises(SslctlError, match="is not an existing, readable folder"):
+        pack_imagefolder(tmp_path / "nowhere", tmp_path / "out")
+
+
+def test_reading_errors_name_field_and_value(packed: Path, tmp_path: Path) -> None:
+    assert "does not exist" in mf.manifest_problem(str(tmp_path / "missing"))
+    assert "not a dataset" in mf.manifest_problem(str(tmp_path))
+    other = tmp_path / "other"
+    shutil.copytree(packed, other)
+    manifest = json.loads((other / mf.MANIFEST).read_text())
+    (other / mf.MANIFEST).write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(SslctlError, match=r"data.name: .*format version 99.*expected 1"):
+        mf.read_manifest(f"shards:{other}")
+
+
+def test_recipe_naming_a_bad_shards_folder_exits_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        sslctl_cmd("validate", "recipes/vicreg.yaml", "--set", f"data.name=shards:{tmp_path}"),
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[3],
+    )
+    assert result.returncode == 2
+    assert "data.name" in result.stderr and "not a dataset" in result.stderr
+
+
+def test_cli_pack_then_info(tmp_path: Path) -> None:
+    src = small_folder(tmp_path / "src")
+    out = tmp_path / "out"
+    packed = subprocess.run(
+        sslctl_cmd("data", "pack", f"imagefolder:{src}", "--out", str(out), "--workers", "2"),
+        capture_output=True,
+        text=True,
+    )
+    assert packed.returncode == 0, packed.stderr
+    assert "class_02" in packed.stdout and "24" in packed.stdout
+    info = subprocess.run(sslctl_cmd("data", "info", str(out)), capture_output=True, text=True)
+    assert info.returncode == 0 and "train: 24 images in 1 shards" in info.stdout
