@@ -40,9 +40,14 @@ def _run_one(recipe: Recipe, claim: str) -> str:
 
 
 def _finished(tracker: Tracker, recipe: Recipe) -> Any:
-    return next(
-        (r for r in tracker.find(recipe.experiment, recipe_hash(recipe)) if r.complete), None
-    )
+    """The finished run of this recipe whose evaluations were made with this recipe's
+    evaluation settings (the recipe hash is the pretraining identity; a pretrained run
+    with other evaluation settings still has evaluations pending, which the pipeline
+    runs), or None."""
+    from sslctl.evaluate import pending
+
+    found = tracker.find(recipe.experiment, recipe_hash(recipe))
+    return next((r for r in found if r.complete and not pending(recipe, r.tags)), None)
 
 
 def pipeline_trials(
