@@ -40,9 +40,14 @@ def _run_one(recipe: Recipe, claim: str) -> str:
 
 
 def _finished(tracker: Tracker, recipe: Recipe) -> Any:
-    return next(
-        (r for r in tracker.find(recipe.experiment, recipe_hash(recipe)) if r.complete), None
-    )
+    """The finished run of this recipe whose evaluations were made with this recipe's
+    evaluation settings (the recipe hash is the pretraining identity; a pretrained run
+    with other evaluation settings still has evaluations pending, which the pipeline
+    runs), or None."""
+    from sslctl.evaluate import pending
+
+    found = tracker.find(recipe.experiment, recipe_hash(recipe))
+    return next((r for r in found if r.complete and not pending(recipe, r.tags)), None)
 
 
 def pipeline_trials(
@@ -119,13 +124,28 @@ def study_trials(claim: Claim, scale: str, say: Say = print) -> tuple[list[Trial
         rows = run_spectral_study(seeds=seeds, **options)
     name = claim.kind.removeprefix("study-")
     say(f"claim {claim.name}: study {name} ran {len(rows)} rows")
-    run_id = log_study(name, {**options, "seeds": seeds, "claim": claim.name}, rows, "")
+    run_id = log_study(
+        name, {**options, "seeds": seeds, "claim": claim.name}, rows, _table_text(name, rows)
+    )
     trials = []
     for row in rows:
         data = asdict(row)
         metrics = {k: float(v) for k, v in data.items() if isinstance(v, float)}
         trials.append(Trial(data["method"], None, data["seed"], run_id, metrics))
     return trials, run_id
+
+
+def _table_text(name: str, rows: list[Any]) -> str:
+    """The study's table as plain text, as ``sslctl study`` logs it."""
+    import io
+
+    from rich.console import Console
+
+    from sslctl.studies.report import rows_table
+
+    console = Console(width=120, record=True, file=io.StringIO(), color_system=None)
+    console.print(rows_table(f"study {name}", rows))
+    return console.export_text()
 
 
 def measure(

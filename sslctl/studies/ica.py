@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from sslctl.methods.vicreg import covariance_term, variance_term
+from sslctl.studies import one_thread
 
 
 @dataclass
@@ -155,6 +156,7 @@ def vcreg_unmixing(
     return w.detach().double().numpy() @ v.T
 
 
+@one_thread()
 def run_ica_study(
     *,
     sources: tuple[int, ...] = (4, 8),

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from sslctl.methods import build_loss
+from sslctl.studies import one_thread
 
 
 @dataclass
@@ -124,6 +125,7 @@ def principal_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.cos(subspace_angles(a, b))
 
 
+@one_thread()
 def run_spectral_study(
     *,
     methods: tuple[str, ...] = ("vicreg", "simclr", "barlow"),
