@@ -1,7 +1,9 @@
 """GPU readiness check (issue 8): on a CUDA machine, every method's pretraining step on
 ResNet-18 (CIFAR stem, 32x32, batch 256) under bf16 autocast + channels_last, with the
 whitening steps in fp32; batched CIFAR augmentation on the GPU; fp32 vs bf16 and
-torch.compile throughput; MFU against the measured bf16 matmul peak.
+torch.compile throughput; MFU against the measured bf16 matmul peak; the streamed input
+pipeline feeding ResNet-50 at 224 px and GPU vs CPU JPEG decoding (``gpu_stream.py``,
+issue 15).
 
 Needs only torch (+torchvision): ``python benchmarks/gpu_check.py [--out results.json]``.
 """
@@ -162,6 +164,9 @@ def main() -> None:
         rows["vicreg"]["compile_error"] = f"{type(err).__name__}: {err}"[:300]
     result["methods"] = rows
     result["feeder"] = feeder_check()
+    from gpu_stream import stream_check  # benchmarks/ is on sys.path when run as a script
+
+    result["stream"] = stream_check()
     with torch.autocast("cuda", dtype=torch.bfloat16):
         from sslctl.methods.whitening import cholesky_whiten, iternorm
 

@@ -195,6 +195,7 @@ def evaluate_external(
         tracker, run_id, workdir, say, progress,
     )  # fmt: skip
     was_complete = tracker.get(run_id).complete
+    tracker.reopen(run_id)
     tracker.set_tags(run_id, {STATUS_TAG: "running"})
     m = recipe.model
     try:

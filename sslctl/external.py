@@ -117,7 +117,6 @@ def external_run(
     data, model and evaluation as params, ``method.name`` ``external-<file stem>``."""
     found = tracker.find(recipe.experiment, rhash)
     if found:
-        tracker.reopen(found[0].run_id)
         return found[0].run_id, found[0].tags
     from sslctl import __version__
 

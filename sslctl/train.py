@@ -203,7 +203,7 @@ class Pretrainer:
         ddp = self.dist is not None and self.dist.enabled
         rank, world = (self.dist.rank, self.dist.world_size) if ddp else (0, 1)  # type: ignore[union-attr]
         return StreamFeeder(
-            self.dataset.split_dir("train"),  # type: ignore[attr-defined]
+            self.dataset.pretrain_dirs(),  # type: ignore[attr-defined]
             seed=self.recipe.seed,
             size=self.dataset.image_size,  # type: ignore[attr-defined]
             scale=self.recipe.augment.crop_scale,

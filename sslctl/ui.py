@@ -188,15 +188,13 @@ def slurm_jobs_table(rows: list[Any]) -> Table:
 
 def open_runs_table(rows: list[Any]) -> Table:
     """``sslctl status``: runs that have not finished, newest first."""
-    from rich.markup import escape
-
     table = Table(title="unfinished runs (MLflow), newest first")
     for col in ("run", "experiment", "name", "status", "stage", "epoch", "where", "resume with"):
         table.add_column(col, overflow="fold")
     for r in rows:
         epoch = f"{r.epoch}/{r.epochs}" if r.epochs else "-"
         cells = (r.run_id, r.experiment, r.name, r.status, r.stage, epoch, r.where, r.resume)
-        table.add_row(*(escape(str(c)) for c in cells))
+        table.add_row(*(escape(c) for c in cells))
     table.caption = (
         "an interrupted run resumes from its last checkpoint with the command shown; "
         "failed ones: see the run's sslctl.error tag"

@@ -63,9 +63,10 @@ def test_tables_escape_user_cells() -> None:
         epoch=1,
         epochs=2,
         where="local",
+        resume="sslctl pretrain '[x].yaml'",
     )
     text = _render(open_runs_table([run]))
-    assert "[b]exp" in text and "n[/x]" in text
+    assert "[b]exp" in text and "n[/x]" in text and "'[x].yaml'" in text
 
 
 def test_leaderboard_marks_points_that_did_not_train() -> None:

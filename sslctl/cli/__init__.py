@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from sslctl.cli import data, evaluate, jobs, results, run, study
+from sslctl.cli import claims, data, evaluate, jobs, results, run, study
 from sslctl.errors import SslctlError
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ for command in (
     app.command()(command)
 app.add_typer(study.study_app, name="study")
 app.add_typer(data.data_app, name="data")
+app.add_typer(claims.claims_app, name="claims")
 
 
 def main() -> None:

@@ -25,7 +25,10 @@ def _default_workers() -> int:
 
 @data_app.command("pack")
 def pack(
-    source: Annotated[str, typer.Argument(help="imagefolder:<path> (train/ and val/ or test/).")],
+    source: Annotated[
+        str,
+        typer.Argument(help="imagefolder:<path> (train/ and val/ or test/), or stl10."),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the shards into.")],
     max_side: Annotated[
         int | None, typer.Option(min=16, help="Shrink images whose longer side exceeds this.")
@@ -34,15 +37,20 @@ def pack(
     skip_bad: Annotated[
         bool, typer.Option(help="Skip undecodable files (listed in the manifest).")
     ] = False,
+    root: Annotated[
+        str | None, typer.Option(help="stl10: folder holding stl10_binary/ ($SSLCTL_DATA).")
+    ] = None,
 ) -> None:
-    """Pack an ImageFolder; re-run after an interruption to continue."""
+    """Pack an ImageFolder (or STL-10 with its unlabelled split); re-run after an
+    interruption to continue."""
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from sslctl.data.stream.pack import pack_imagefolder
 
-    if not source.startswith(IMAGEFOLDER) or len(source) == len(IMAGEFOLDER):
-        fail(SslctlError(f"source: got {source!r}; expected imagefolder:<path>"))
+    is_folder = source.startswith(IMAGEFOLDER) and len(source) > len(IMAGEFOLDER)
+    if not is_folder and source != "stl10":
+        fail(SslctlError(f"source: got {source!r}; expected imagefolder:<path> or stl10"))
     console = make_console()
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -51,16 +59,25 @@ def pack(
         def on_split(name: str, total: int) -> None:
             task[:] = [progress.add_task(f"pack {escape(name)}", total=total)]
 
+        advance = lambda: progress.advance(task[0])  # noqa: E731
         try:
-            manifest, already = pack_imagefolder(
-                Path(source.removeprefix(IMAGEFOLDER)),
-                out,
-                max_side=max_side,
-                workers=workers or _default_workers(),
-                skip_bad=skip_bad,
-                on_split=on_split,
-                on_item=lambda: progress.advance(task[0]),
-            )
+            if is_folder:
+                manifest, already = pack_imagefolder(
+                    Path(source.removeprefix(IMAGEFOLDER)),
+                    out,
+                    max_side=max_side,
+                    workers=workers or _default_workers(),
+                    skip_bad=skip_bad,
+                    on_split=on_split,
+                    on_item=advance,
+                )
+            else:
+                from sslctl.data.datasets import data_root
+                from sslctl.data.stream.stl10 import pack_stl10
+
+                manifest, already = pack_stl10(
+                    data_root(root), out, on_split=on_split, on_item=advance
+                )
         except SslctlError as err:
             fail(err)
     if already:
@@ -80,6 +97,8 @@ def _print_counts(console: Any, manifest: dict[str, Any]) -> None:
         table.add_column(escape(name), justify="right")
     for cls in manifest["classes"]:
         table.add_row(escape(cls), *(str(s["per_class"].get(cls, 0)) for s in splits.values()))
+    if any(s.get("unlabelled") for s in splits.values()):
+        table.add_row("(unlabelled)", *(str(s.get("unlabelled", 0)) for s in splits.values()))
     table.add_row("[bold]total[/]", *(f"[bold]{s['samples']}[/]" for s in splits.values()))
     console.print(table)
     for name, split in splits.items():

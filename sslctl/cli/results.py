@@ -147,6 +147,16 @@ def report(
     all_: Annotated[
         bool, typer.Option("--all", help="Include failed, running and interrupted runs.")
     ] = False,
+    ci: Annotated[
+        bool, typer.Option("--ci", help="95% intervals of the means (t); ties with the leader.")
+    ] = False,
+    bootstrap: Annotated[
+        bool, typer.Option(help="With --ci: seeded percentile bootstrap instead of t.")
+    ] = False,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="FIELD=A FIELD=B: paired difference across seeds, interval, p."),
+    ] = None,
 ) -> None:
     """Comparison tables (and plots) of the runs in the MLflow store."""
 
@@ -165,6 +175,8 @@ def report(
         plot=plot,
         include_all=all_,
         plot_dir=out.parent if out is not None else Path("."),
+        ci=("bootstrap" if bootstrap else "t") if ci or bootstrap else None,
+        compare=compare,
     )
     try:
         result = make_report(options, tracking_uri())

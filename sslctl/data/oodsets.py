@@ -44,7 +44,7 @@ def entry_name(entry: str | dict[str, str]) -> tuple[str, str]:
         short = source if catalog.is_known_ood(source) and not is_folder(source) else ""
         if not short:
             path = folder_path(source)
-            short = path.name.removesuffix(catalog.SUITE_SUFFIX)
+            short = path.name.removesuffix(".npz").removesuffix(catalog.SUITE_SUFFIX)
             short += catalog.SUITE_SUFFIX if _is_suite_path(path) else ""
     if not SHORT_NAME.match(short) or short.endswith("/"):
         raise SslctlError(
@@ -55,8 +55,14 @@ def entry_name(entry: str | dict[str, str]) -> tuple[str, str]:
 
 
 def is_folder(source: str) -> bool:
-    """A folder entry: ``imagefolder:<path>`` or a path (with a ``/`` or ``~``)."""
-    return source.startswith(catalog.IMAGEFOLDER) or "/" in source or source.startswith("~")
+    """A path entry (a folder or an ``.npz`` file): ``imagefolder:<path>``, or a path
+    (with a ``/`` or ``~``, or ending in ``.npz``)."""
+    return (
+        source.startswith(catalog.IMAGEFOLDER)
+        or "/" in source
+        or source.startswith("~")
+        or source.endswith(".npz")
+    )
 
 
 def folder_path(source: str) -> Path:
@@ -128,7 +134,11 @@ def _folder_sets(
     suite = _is_suite_path(path)
     if suite:
         path = Path(str(path).removesuffix(catalog.SUITE_SUFFIX))
-    clean = read_folder(short, path, reference)
+    clean = (
+        read_npz(short, path, reference)
+        if path.suffix == ".npz"
+        else read_folder(short, path, reference)
+    )
     if not suite:
         return {short: clean}
     from sslctl.data.datasets import _suite
@@ -161,6 +171,42 @@ def read_folder(short: str, path: Path, reference: Dataset) -> ImageSet:
     labels = torch.tensor(index, dtype=torch.int64)[labels]
     images = fit_to(images, ref.shape[1], ref.shape[-1])
     return ImageSet(short, images, labels, reference.train.num_classes)
+
+
+def read_npz(short: str, path: Path, reference: Dataset) -> ImageSet:
+    """An ``.npz`` with uint8 ``images`` (or ``x``) [N, H, W], [N, H, W, C] or [N, C, H, W]
+    and int ``labels`` (or ``y``); with a ``classes`` array of names, labels index those
+    names (matched to the training classes by name), else the training classes."""
+    import numpy as np
+
+    if not path.is_file():
+        raise SslctlError(f"eval.ood.datasets: {short}: file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise SslctlError(f"eval.ood.datasets: {short}: unreadable .npz {path}: {err}") from None
+    images = arrays.get("images", arrays.get("x"))
+    labels = arrays.get("labels", arrays.get("y"))
+    if images is None or labels is None or images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise SslctlError(
+            f"eval.ood.datasets: {short}: {path} needs uint8 'images' (or 'x') [N, H, W(, C)] "
+            f"and 'labels' (or 'y'); has {sorted(arrays)}"
+        )
+    x = torch.from_numpy(images)
+    x = x[:, None] if x.ndim == 3 else (x.permute(0, 3, 1, 2) if x.shape[-1] in (1, 3) else x)
+    ours = class_names(reference.name, reference.train.num_classes)
+    names = [str(c) for c in arrays["classes"]] if "classes" in arrays else ours
+    index = torch.tensor(match_classes(names, ours, short, path), dtype=torch.int64)
+    y = torch.from_numpy(labels.astype(np.int64))
+    if len(y) != len(x) or y.min() < 0 or y.max() >= len(index):
+        raise SslctlError(
+            f"eval.ood.datasets: {short}: {path}: {len(x)} images, {len(y)} labels in "
+            f"[{int(y.min())}, {int(y.max())}]; expected one label per image in [0, {len(index)})"
+        )
+    ref = reference.test.images
+    fitted = fit_to(x.contiguous(), ref.shape[1], ref.shape[-1])
+    return ImageSet(short, fitted, index[y], reference.train.num_classes)
 
 
 def intensity_note(short: str, images: ImageSet, reference: Dataset) -> str | None:

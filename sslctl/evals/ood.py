@@ -1,8 +1,10 @@
 """Out-of-domain evaluation: the in-domain linear head applied unchanged to shifted data.
 
-Image-set keys come from :func:`sslctl.data.load_ood`: ``digits`` or
-``<dataset>-c/<corruption>/<severity>``. Corruption suites are reported per corruption
-and severity, per corruption (mean over severities) and as one mean over everything.
+Image-set keys come from :func:`sslctl.data.oodsets.load_sets`: ``<set>`` or
+``<suite>/<corruption>/<severity>``. Corruption suites are reported per corruption and
+severity, per corruption (mean over severities: ``<suite>/<corruption>/top1``), per
+severity (mean over corruptions: ``<suite>/all/<severity>/top1``) and as one mean over
+everything (``<suite>/top1``).
 """
 
 from __future__ import annotations
@@ -22,15 +24,19 @@ def ood_metrics(
     metrics: dict[str, float] = {}
     per_corruption: dict[str, list[float]] = defaultdict(list)
     per_suite: dict[str, list[float]] = defaultdict(list)
+    per_severity: dict[str, list[float]] = defaultdict(list)
     for key, (feats, labels) in features.items():
         acc = probe.top1(feats, labels)
         metrics[f"{key}/top1"] = acc
         parts = key.split("/")
         if len(parts) == 3:
-            suite, corruption, _severity = parts
+            suite, corruption, severity = parts
             per_corruption[f"{suite}/{corruption}"].append(acc)
+            per_severity[f"{suite}/all/{severity}"].append(acc)
             per_suite[suite].append(acc)
     for key, values in per_corruption.items():
+        metrics[f"{key}/top1"] = mean(values)
+    for key, values in per_severity.items():
         metrics[f"{key}/top1"] = mean(values)
     for key, values in per_suite.items():
         metrics[f"{key}/top1"] = mean(values)

@@ -199,7 +199,8 @@ class OODConfig(Block):
         from sslctl.data import is_known_ood
 
         def source_ok(source: str) -> bool:
-            return is_known_ood(source) or "/" in source or source.startswith("~")
+            path = "/" in source or source.startswith("~") or source.endswith(".npz")
+            return is_known_ood(source) or path
 
         bad = [
             e

@@ -36,11 +36,15 @@ BASELINE_SETTING = ("seed", "data.", "eval.linear.", "eval.knn.", "eval.ood.")
 
 @dataclass
 class Cell:
-    """A metric over the runs of one row: mean, sample std (nan when n < 2), count."""
+    """A metric over the runs of one row: mean, sample std (nan when n < 2), count; with
+    ``report --ci`` also the interval of the mean and whether it ties with the leader."""
 
     mean: float
     std: float
     n: int
+    low: float | None = None  # 95% interval of the mean (report --ci)
+    high: float | None = None
+    tie: bool = False  # its interval overlaps the leading row's (report --ci)
 
 
 @dataclass

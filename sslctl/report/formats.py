@@ -225,6 +225,13 @@ def to_html(sheet: Sheet) -> str:
     return "\n".join(out) + "\n"
 
 
+def _interval(cell: Any) -> dict[str, Any]:
+    """``low``, ``high``, ``tie`` of a cell that has a 95% interval (report --ci)."""
+    if cell.low is None or cell.high is None:
+        return {}
+    return {"low": cell.low, "high": cell.high, "tie": cell.tie}
+
+
 def to_json(sheet: Sheet) -> str:
     """Everything, numbers at full precision (std null when n < 2; NaN never appears)."""
 
@@ -236,7 +243,7 @@ def to_json(sheet: Sheet) -> str:
             "key": dict(zip(sheet.keys, ln.key, strict=True)),
             **({"n": ln.n, "runs": ln.runs} if sheet.count else {}),
             "values": {
-                col: {"mean": value(c.mean), "std": value(c.std), "n": c.n}
+                col: {"mean": value(c.mean), "std": value(c.std), "n": c.n, **_interval(c)}
                 for col, c in zip(sheet.columns, ln.cells, strict=True)
                 if c is not None and c.n
             },

@@ -33,6 +33,8 @@ class ReportOptions:
     plot: str | None = None  # 'x=FIELD y=METRIC hue=FIELD out=FILE' (hue, out optional)
     include_all: bool = False
     plot_dir: Path = Path(".")
+    ci: str | None = None  # "t" or "bootstrap": 95% intervals of the means, ties marked
+    compare: tuple[str, str] | None = None  # FIELD=A FIELD=B: paired difference by seed
 
 
 @dataclass
@@ -115,6 +117,11 @@ def _sheet(
     opts: ReportOptions, rows: list[RunRow], store: Store, excluded: dict[str, int]
 ) -> Sheet:
     logged = store.metric_names
+    if opts.compare is not None:
+        from sslctl.report.aggregate import metric_columns
+        from sslctl.report.intervals import compare_sheet
+
+        return compare_sheet(rows, metric_columns(rows, opts.metrics, None, logged), *opts.compare)
     if opts.pivot is not None:
         included = Counter(r.state for r in rows if not r.complete)
         table = pivot(rows, *opts.pivot, logged=logged)
@@ -135,7 +142,18 @@ def _sheet(
         logged=logged,
         prefer=swept,
     )
-    return report_sheet(report, _title(opts, len(rows)))
+    if opts.ci is not None:
+        from sslctl.report.intervals import add_intervals
+
+        add_intervals(report, rows, opts.ci)
+    sheet = report_sheet(report, _title(opts, len(rows)))
+    if opts.ci is not None:
+        how = "seeded percentile bootstrap" if opts.ci == "bootstrap" else "Student t"
+        sheet.notes.append(
+            f"[low, high]: 95% interval of the mean over the row's runs ({how}); (tie): "
+            "overlaps the leading row's interval on the first column"
+        )
+    return sheet
 
 
 def _title(opts: ReportOptions, n: int) -> str:

@@ -13,6 +13,14 @@ from sslctl.report.query import RunRow
 
 Describe = Callable[[RunRow], str | None]
 
+# the baseline rows: the same protocols (sslctl.evals.linear.robust_std standardisation)
+BASELINE_PROTOCOL = (
+    "baselines: the same evaluations on raw pixels (normalised, flattened) and on a "
+    "random-init backbone, same data; features standardised robustly (constant ones "
+    "dropped, std floored at the median std), so corruptions that shift the background "
+    "do not blow up near-constant pixels"
+)
+
 
 def _tag(name: str) -> Describe:
     return lambda r: r.tags.get(f"sslctl.protocol.{name}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sslctl.report.aggregate import Cell, Group, Pivot, Report
-from sslctl.report.protocols import protocol_notes
+from sslctl.report.protocols import BASELINE_PROTOCOL, protocol_notes
 
 MISSING = "-"
 
@@ -68,7 +68,9 @@ def decimals_for(largest: float) -> int | None:
 
 
 def fmt(cell: Cell | None, places: int | None, row_n: int | None = None) -> str:
-    """``mean ± std`` (std only when n > 1), ``(n=k)`` when fewer runs than the row has."""
+    """``mean ± std`` (std only when n > 1), ``[low, high]`` when the cell has a 95%
+    interval (``(tie)``: it overlaps the leading row's), ``(n=k)`` when fewer runs than
+    the row has."""
     if cell is None or cell.n == 0 or math.isnan(cell.mean):
         return MISSING
 
@@ -78,6 +80,8 @@ def fmt(cell: Cell | None, places: int | None, row_n: int | None = None) -> str:
     text = num(cell.mean)
     if cell.n > 1 and math.isfinite(cell.std):
         text += f" ± {num(cell.std)}"
+    if cell.low is not None and cell.high is not None:
+        text += f" [{num(cell.low)}, {num(cell.high)}]" + (" (tie)" if cell.tie else "")
     if row_n is not None and cell.n < row_n:
         text += f" (n={cell.n})"
     return text
@@ -123,8 +127,8 @@ def report_notes(report: Report) -> list[str]:
         notes.append(f"rows: sorted by {report.sort}")
     if report.baselines:
         notes.append(
-            "baselines: the same evaluations on raw pixels and on a random-init backbone, "
-            "same data; n = distinct data, evaluation and seed settings among the runs above"
+            f"{BASELINE_PROTOCOL}; n = distinct data, evaluation and seed settings among the "
+            "runs above"
         )
     notes += [f"not trained (health): {line}" for line in report.flagged]
     notes += status_notes(report.excluded, report.included)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sslctl.methods import build_loss
+from sslctl.methods.vicreg import covariance_term, variance_term
 
 
 @dataclass
@@ -114,6 +114,14 @@ class RandomProjector:
         return torch.relu(y @ self.w1 + self.b1) @ self.w2
 
 
+def vcreg_single_view(features: torch.Tensor, std_coeff: float = 25.0, cov_coeff: float = 1.0):
+    """``build_loss("vcreg")(features, features)["loss"]`` computed once instead of per
+    branch: with identical views the variance term (averaged over the two branches) is the
+    one tensor's hinge and the covariance term (summed) is twice its penalty. Same value,
+    half the work (the covariance of a [samples, width] matrix is the study's main cost)."""
+    return std_coeff * variance_term(features) + cov_coeff * 2 * covariance_term(features)
+
+
 def vcreg_unmixing(
     x: np.ndarray,
     *,
@@ -123,11 +131,12 @@ def vcreg_unmixing(
     seed: int = 0,
     projector: str = "coordinate",
 ) -> np.ndarray:
-    """Learn W [k, k] by minimising VCReg (``build_loss("vcreg")``, the same tensor as both
-    views) on the frozen random projector's output g(y), y = W x_white, with full-batch
-    Adam (float32). W starts at a random rotation of the PCA-whitened data; it is free
-    (not constrained to be orthogonal): the variance hinge alone keeps g(y) from
-    collapsing. Returns the unmixing matrix in the original coordinates."""
+    """Learn W [k, k] by minimising VCReg (:func:`vcreg_single_view`, i.e.
+    ``build_loss("vcreg")`` with the same tensor as both views) on the frozen random
+    projector's output g(y), y = W x_white, with full-batch Adam (float32). W starts at a
+    random rotation of the PCA-whitened data; it is free (not constrained to be
+    orthogonal): the variance hinge alone keeps g(y) from collapsing. Returns the
+    unmixing matrix in the original coordinates."""
     g = torch.Generator().manual_seed(seed)
     k = x.shape[1]
     xw, v = whiten(x)
@@ -135,12 +144,10 @@ def vcreg_unmixing(
     q = torch.linalg.qr(torch.randn(k, k, generator=g, dtype=torch.float64))[0]
     w = torch.nn.Parameter(q.float())
     proj = RandomProjector(k, width, projector, g)
-    loss_fn = build_loss("vcreg", std_coeff=25.0, cov_coeff=1.0)
     opt = torch.optim.Adam([w], lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     for _ in range(steps):
-        features = proj(xt @ w.T)
-        loss = loss_fn(features, features)["loss"]
+        loss = vcreg_single_view(proj(xt @ w.T))
         opt.zero_grad()
         loss.backward()
         opt.step()

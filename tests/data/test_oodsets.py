@@ -100,3 +100,23 @@ def test_bad_entries_name_the_value(entry: dict[str, str], message: str) -> None
 def test_a_short_name_given_twice_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SslctlError, match="'digits' given twice"):
         load_sets(["digits", {"digits": "mnist5k"}], reference())
+
+
+def test_an_npz_set_is_fitted_and_its_class_names_matched(tmp_path: Path) -> None:
+    """uint8 [N, H, W, C] images with a 'classes' array: labels index those names, which are
+    matched to the training classes; without names, labels are training indices."""
+    import numpy as np
+
+    images = strokes(4).permute(0, 2, 3, 1).numpy()
+    named = tmp_path / "named.npz"
+    np.savez(named, images=images, labels=np.array([0, 1, 0, 1]), classes=np.array(["9", "4"]))
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, x=images[..., 0], y=np.array([2, 2, 5, 5]))
+    sets = load_sets([str(named), {"p": str(plain)}], reference(), warn=pytest.fail)
+    assert sets["named"].labels.tolist() == [9, 4, 9, 4]
+    assert sets["named"].images.shape == (4, 1, 28, 28)
+    assert sets["p"].labels.tolist() == [2, 2, 5, 5]
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, images=images, labels=np.array([0, 1, 0, 1]), classes=np.array(["9", "owl"]))
+    with pytest.raises(SslctlError, match="'owl'"):
+        load_sets([str(bad)], reference())

@@ -33,7 +33,8 @@ def test_probe_is_deterministic_for_a_seed() -> None:
 
 
 def test_ood_metrics_aggregate_per_corruption_and_suite() -> None:
-    """Corruption suites are reported per severity, per corruption and as one mean."""
+    """Corruption suites are reported per severity and corruption, per corruption, per
+    severity (mean over corruptions) and as one mean."""
     x, y = blobs(300, 0)
     probe = train_probe(x, y, 3, LinearEvalConfig(epochs=10, lr=0.05), seed=0)
     wrong = (y + 1) % 3
@@ -47,6 +48,8 @@ def test_ood_metrics_aggregate_per_corruption_and_suite() -> None:
     assert m["m-c/noise/top1"] == (m["m-c/noise/1/top1"] + m["m-c/noise/2/top1"]) / 2
     expected = (m["m-c/noise/1/top1"] + m["m-c/noise/2/top1"] + m["m-c/blur/1/top1"]) / 3
     assert abs(m["m-c/top1"] - expected) < 1e-9
+    at_1 = (m["m-c/noise/1/top1"] + m["m-c/blur/1/top1"]) / 2
+    assert m["m-c/all/1/top1"] == at_1 and m["m-c/all/2/top1"] == m["m-c/noise/2/top1"]
     heads = headline({f"ood/{k}": v for k, v in m.items()})
     assert set(heads) == {"ood/digits/top1", "ood/m-c/top1"}
 

@@ -22,10 +22,19 @@ def problems(path: Path, overrides: list[str] | None = None) -> str:
     return str(info.value)
 
 
-def test_shipped_recipes_validate() -> None:
-    """Every recipe in recipes/ (quick and CIFAR-10) resolves and fills in method defaults."""
+def test_shipped_recipes_validate(tmp_path: Path) -> None:
+    """Every recipe in recipes/ resolves and fills in method defaults; those that stream a
+    packed dataset (ImageNet, STL-10) are validated against a small packed set, as a user
+    does with --set data.name=shards:<their path>."""
+    from sslctl.data.stream.pack import pack_imagefolder
+    from sslctl.recipe.load import compose
+    from tests.data.stream.conftest import small_folder
+
+    packed = tmp_path / "packed"
+    pack_imagefolder(small_folder(tmp_path / "src", train_per_class=1, val_per_class=1), packed)
     for path in sorted(RECIPES.glob("**/*.yaml")):
-        recipe = load_recipe(path)
+        streamed = str(compose(path).get("data", {}).get("name", "")).startswith("shards:")
+        recipe = load_recipe(path, [f"data.name=shards:{packed}"] if streamed else [])
         assert recipe.method.params() or recipe.method.name, path
 
 

@@ -26,3 +26,15 @@ def test_study_smoke_reports_both_methods_on_identical_data() -> None:
     assert [r.method for r in rows] == ["vcreg", "fastica"]
     assert all(0 <= r.amari <= 1 and 0 <= r.correlation <= 1 for r in rows)
     assert rows[1].amari < 0.1, "FastICA separates 3 Laplace sources"
+
+
+def test_single_view_vcreg_equals_the_two_view_loss() -> None:
+    """The study's one-pass VCReg is build_loss("vcreg") with the same tensor twice."""
+    import torch
+
+    from sslctl.methods import build_loss
+    from sslctl.studies.ica import vcreg_single_view
+
+    z = torch.randn(300, 40, generator=torch.Generator().manual_seed(0))
+    full = build_loss("vcreg", std_coeff=25.0, cov_coeff=1.0)(z, z)["loss"]
+    assert torch.allclose(vcreg_single_view(z), full, rtol=1e-6)

@@ -118,8 +118,10 @@ class StreamedDataset:
         self.num_classes = len(self.classes)
         self.mean, self.std = tuple(self.manifest["mean"]), tuple(self.manifest["std"])
 
-    def split_dir(self, which: str) -> Path:
-        return self.folder / self.manifest[f"{which}_split"]
+    def pretrain_dirs(self) -> list[Path]:
+        """The splits pretraining streams (STL-10: train and unlabeled)."""
+        names = self.manifest.get("pretrain_splits") or [self.manifest["train_split"]]
+        return [self.folder / name for name in names]
 
     def _imageset(self, which: str):
         from sslctl.data.datasets import ImageSet

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from sslctl.data.stream import crops
+from sslctl.data.stream.manifest import require_litdata
 from sslctl.data.stream.order import DEFAULT_WINDOW, epoch_order, local_batch
 
 CROP_SALT = 0xC209
@@ -33,28 +34,35 @@ def chunk_sizes(split_dir: Path) -> list[int]:
     return [int(c["chunk_size"]) for c in index["chunks"]]
 
 
+def _dirs(split_dirs: Path | list[Path]) -> list[Path]:
+    return [split_dirs] if isinstance(split_dirs, Path) else list(split_dirs)
+
+
 def step_seed(seed: int, epoch: int, step: int, rank: int) -> int:
     """The device augmentation seed of one step on one rank."""
     return int(np.random.SeedSequence([seed, epoch, step, rank, STEP_SALT]).generate_state(1)[0])
 
 
 class Reader:
-    """Random access to one split's samples (a litdata ``StreamingDataset`` opened lazily,
-    once per process, so DataLoader workers each open their own)."""
+    """Random access to the samples of one or more splits, indexed one after the other
+    (litdata ``StreamingDataset`` objects opened lazily, once per process, so DataLoader
+    workers each open their own)."""
 
-    def __init__(self, split_dir: Path):
-        self.split_dir = split_dir
-        self._dataset: Any = None
+    def __init__(self, split_dirs: Path | list[Path]):
+        self.split_dirs = _dirs(split_dirs)
+        self.starts = np.cumsum([0] + [sum(chunk_sizes(d)) for d in self.split_dirs])
+        self._datasets: list[Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"split_dir": self.split_dir, "_dataset": None}
+        return {**self.__dict__, "_datasets": None}
 
     def get(self, index: int) -> dict[str, Any]:
-        if self._dataset is None:
+        if self._datasets is None:
             from litdata import StreamingDataset
 
-            self._dataset = StreamingDataset(str(self.split_dir))
-        return self._dataset[int(index)]
+            self._datasets = [StreamingDataset(str(d)) for d in self.split_dirs]
+        split = int(np.searchsorted(self.starts, index, side="right")) - 1
+        return self._datasets[split][int(index - self.starts[split])]
 
     def many(self, indices: np.ndarray) -> list[dict[str, Any]]:
         """Samples in the order given, read in index order (fewer chunk switches)."""
@@ -98,11 +106,11 @@ def _worker_init(_: int) -> None:
 
 
 class StreamFeeder:
-    """This rank's pretraining batches of one split, by (epoch, step)."""
+    """This rank's pretraining batches of one or more splits, by (epoch, step)."""
 
     def __init__(
         self,
-        split_dir: Path,
+        split_dirs: Path | list[Path],
         *,
         seed: int,
         size: int,
@@ -115,14 +123,15 @@ class StreamFeeder:
         window: int = DEFAULT_WINDOW,
         draft: bool = True,
     ):
-        self.split_dir, self.seed, self.workers = split_dir, seed, workers
+        self.seed, self.workers = seed, workers
         self.rank, self.world, self.window = rank, world, window
         self.device = device or torch.device("cpu")
-        self.sizes = chunk_sizes(split_dir)
+        self.sizes = [n for d in _dirs(split_dirs) for n in chunk_sizes(d)]
+        require_litdata()
         import litdata  # noqa: F401  (imported once here, not in every forked worker)
 
         self.decoder = CropBatches(
-            Reader(split_dir), seed=seed, size=size, scale=scale, ratio=ratio, draft=draft
+            Reader(split_dirs), seed=seed, size=size, scale=scale, ratio=ratio, draft=draft
         )
 
     def __len__(self) -> int:

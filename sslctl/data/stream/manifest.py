@@ -20,6 +20,17 @@ MANIFEST = "sslctl-dataset.json"
 PREFIX = "shards:"
 
 
+def require_litdata() -> None:
+    """A clear error when the streaming library is missing (it is a dependency of sslctl)."""
+    import importlib.util
+
+    if importlib.util.find_spec("litdata") is None:
+        raise SslctlError(
+            "streamed datasets need the litdata package: pip install 'litdata>=0.2.50' "
+            "(or reinstall sslctl)"
+        )
+
+
 def shards_path(name: str) -> Path:
     """The folder of ``shards:<path>``."""
     return Path(name.removeprefix(PREFIX)).expanduser()

@@ -15,6 +15,7 @@ clean, and only the manifest marks the dataset complete.
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import json
 import os
@@ -93,20 +94,25 @@ class _Summary:
         self.sides: list[int] = []
         self.stats = np.zeros(6)
         self.skipped: list[str] = []
+        self.unlabelled = 0
 
     def add(self, sample: dict[str, Any]) -> None:
-        self.counts[sample["label"]] += 1
+        if sample["label"] >= 0:  # -1: unlabelled (STL-10's unlabeled split)
+            self.counts[sample["label"]] += 1
+        else:
+            self.unlabelled += 1
         self.sides.append(min(sample["height"], sample["width"]))
         self.stats += sample["stats"]
 
     def as_dict(self, name: str, source: Path, nbytes: int) -> dict[str, Any]:
-        n = max(1, sum(self.counts))
+        n = max(1, sum(self.counts) + self.unlabelled)
         mean, square = self.stats[:3] / n, self.stats[3:] / n
         sides = np.asarray(self.sides or [0])
         return {
             "split": name,
             "source": str(source),
-            "samples": sum(self.counts),
+            "samples": sum(self.counts) + self.unlabelled,
+            "unlabelled": self.unlabelled,
             "per_class": dict(zip(self.classes, self.counts, strict=True)),
             "shorter_side": {
                 "min": int(sides.min()),
@@ -120,24 +126,27 @@ class _Summary:
         }
 
 
-def _write_split(
-    split: Split,
+def write_split(
+    name: str,
+    prepared: Iterable[tuple[str, Any]],
     classes: list[str],
     out: Path,
     source: Path,
     options: dict[str, Any],
     on_item: Callable[[], None],
 ) -> dict[str, Any]:
+    """Write one split's ``("ok", sample)`` / ``("bad", reason)`` stream into
+    ``out/.partial-<name>``, then rename it to ``out/<name>``; returns its summary."""
+    mf.require_litdata()
     from litdata.streaming.writer import BinaryWriter
 
-    partial = out / f".partial-{split.name}"
+    partial = out / f".partial-{name}"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     writer = BinaryWriter(str(partial), chunk_bytes=CHUNK_BYTES)
     summary = _Summary(classes)
-    jobs = [(path, label, options["max_side"]) for path, label in split.files]
     index = 0
-    for status, value in _prepared(jobs, options["workers"]):
+    for status, value in prepared:
         on_item()
         if status == "bad":
             if not options["skip_bad"]:
@@ -148,13 +157,13 @@ def _write_split(
         writer.add_item(index, {"image": value["image"], "label": value["label"]})
         index += 1
     if index == 0:
-        raise SslctlError(f"source: no readable images in split {split.name!r} of {source}")
+        raise SslctlError(f"source: no readable images in split {name!r} of {source}")
     writer.done()
     writer.merge()
     nbytes = sum(f.stat().st_size for f in partial.iterdir())
-    result = summary.as_dict(split.name, source, nbytes)
+    result = summary.as_dict(name, source, nbytes)
     (partial / SUMMARY).write_text(json.dumps(result, indent=1))
-    os.replace(partial, out / split.name)
+    os.replace(partial, out / name)
     return result
 
 
@@ -170,7 +179,7 @@ def _check_out(out: Path, source: Path) -> None:
                 f"--out: {str(out)!r} holds a pack of another source "
                 f"({json.loads(summary.read_text()).get('source')!r}); choose another folder"
             )
-    ours = {mf.MANIFEST, "train", "val", "test"}
+    ours = {mf.MANIFEST, "train", "val", "test", "unlabeled"}
     foreign = [
         p.name
         for p in out.iterdir()
@@ -198,29 +207,51 @@ def pack_imagefolder(
     if (out / mf.MANIFEST).is_file():
         return mf.read_manifest(out, "--out"), True
     classes, splits = scan_imagefolder(source)
-    _check_out(out, source)
     options = {"max_side": max_side, "workers": workers, "skip_bad": skip_bad}
+
+    def prepared(split: Split) -> Iterator[tuple[str, Any]]:
+        jobs = [(path, label, max_side) for path, label in split.files]
+        return _prepared(jobs, workers)
+
+    named = [(s.name, len(s.files), functools.partial(prepared, s)) for s in splits]
+    return pack_splits(source, out, classes, named, options, on_split, on_item), False
+
+
+def pack_splits(
+    source: Path,
+    out: Path,
+    classes: list[str],
+    splits: list[tuple[str, int, Callable[[], Iterable[tuple[str, Any]]]]],
+    options: dict[str, Any],
+    on_split: Callable[[str, int], None],
+    on_item: Callable[[], None],
+    pretrain_splits: list[str] | None = None,
+) -> dict[str, Any]:
+    """Write each (name, count, prepared-stream factory) split that is not finished yet,
+    then the manifest; the first split trains, the second evaluates."""
+    _check_out(out, source)
     summaries = {}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for split in splits:
-            done = out / split.name / SUMMARY
+        for name, count, prepared in splits:
+            done = out / name / SUMMARY
             if done.is_file():
-                summaries[split.name] = json.loads(done.read_text())
+                summaries[name] = json.loads(done.read_text())
                 continue
-            on_split(split.name, len(split.files))
-            summaries[split.name] = _write_split(split, classes, out, source, options, on_item)
+            on_split(name, count)
+            summaries[name] = write_split(name, prepared(), classes, out, source, options, on_item)
     except OSError as err:
         full = " (disk full)" if err.errno == errno.ENOSPC else ""
         raise SslctlError(f"--out: writing {out} failed{full}: {err}; re-run to continue") from None
-    manifest = _manifest(classes, splits, summaries, options)
-    manifest["checksum"] = mf.index_checksum(out, [s.name for s in splits])
+    names = [name for name, _, _ in splits]
+    manifest = _manifest(classes, names, summaries, options)
+    manifest["pretrain_splits"] = pretrain_splits or names[:1]
+    manifest["checksum"] = mf.index_checksum(out, names)
     mf.write_manifest(out, manifest)
-    return manifest, False
+    return manifest
 
 
-def _manifest(classes: list[str], splits: Iterable[Split], summaries: dict, options: dict) -> dict:
-    names = [s.name for s in splits]
+def _manifest(classes: list[str], names: list[str], summaries: dict, options: dict) -> dict:
     train = summaries[names[0]]
     return {
         "format_version": mf.FORMAT_VERSION,

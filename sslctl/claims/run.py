@@ -1,0 +1,136 @@
+"""Measuring a claim: the trials it needs, run where missing.
+
+Pipeline claims build their recipes (:func:`sslctl.claims.spec.recipes`) and look each one
+up in MLflow by recipe hash (:meth:`sslctl.tracking.Tracker.find`): finished runs are
+reused, the rest run through :func:`sslctl.pipeline.run_pipeline` (in this process, in
+``workers`` processes, or as SLURM jobs through :func:`sslctl.launch.slurm.submit_pipeline`).
+An interrupted check leaves finished runs finished and the unfinished one resumable from
+its checkpoint, so running it again continues. Study claims run the small exact
+experiments of :mod:`sslctl.studies` and log them as ``sslctl study`` does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from typing import Any
+
+from sslctl.claims.spec import Claim, recipes
+from sslctl.claims.verdict import Trial
+from sslctl.errors import SslctlError
+from sslctl.recipe import Recipe, recipe_hash
+from sslctl.tracking import TAG, Tracker
+
+Say = Callable[[str], None]
+
+
+def _run_one(recipe: Recipe, claim: str) -> str:
+    """One pipeline (in a worker process); returns its MLflow run id."""
+    from sslctl.pipeline import run_pipeline
+
+    result = run_pipeline(
+        recipe,
+        source=f"claim {claim}",
+        extra_tags={f"{TAG}claim": claim},
+        say=lambda m: None,
+    )
+    return result.run_id
+
+
+def _finished(tracker: Tracker, recipe: Recipe) -> Any:
+    return next(
+        (r for r in tracker.find(recipe.experiment, recipe_hash(recipe)) if r.complete), None
+    )
+
+
+def pipeline_trials(
+    claim: Claim, scale: str, *, workers: int = 1, launcher: str = "local", say: Say = print
+) -> list[Trial]:
+    """Every run of the claim, reusing finished ones (found by recipe hash)."""
+    todo = recipes(claim, scale)
+    tracker = Tracker()
+    for experiment in dict.fromkeys(r.experiment for *_, r in todo):
+        tracker.experiment_id(experiment)  # the store exists before any worker starts
+    missing = [item for item in todo if _finished(tracker, item[3]) is None]
+    say(
+        f"claim {claim.name}: {len(todo)} runs, {len(todo) - len(missing)} already finished "
+        f"(found by recipe hash), {len(missing)} to run"
+    )
+    if missing and launcher == "slurm":
+        _on_slurm([item[3] for item in missing], claim.name, say)
+    elif missing and workers > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_run_one, item[3], claim.name) for item in missing]
+            for i, future in enumerate(futures):
+                label, _, seed, _ = missing[i]
+                say(f"  {label} seed {seed}: run {future.result()}")
+    else:
+        for label, _, seed, recipe in missing:
+            say(f"  {label} seed {seed}: running")
+            say(f"  {label} seed {seed}: run {_run_one(recipe, claim.name)}")
+    trials = []
+    for label, value, seed, recipe in todo:
+        ref = _finished(tracker, recipe)
+        if ref is None:
+            raise SslctlError(
+                f"claim {claim.name}: the run of {label} seed {seed} did not finish; "
+                "see `sslctl status`, then run the check again"
+            )
+        trials.append(Trial(label, value, seed, ref.run_id, ref.metrics))
+    return trials
+
+
+def _on_slurm(missing: list[Recipe], claim: str, say: Say) -> None:
+    """Submit each missing recipe as a SLURM job and wait for all of them."""
+    from sslctl.launch.slurm import submit_pipeline
+    from sslctl.launch.sweep import wait_for
+
+    jobs = []
+    for recipe in missing:
+        recipe.launcher.kind = "slurm"
+        sub = submit_pipeline(recipe, source=f"claim {claim}", say=say)
+        jobs += [j for j in (sub.job_id, sub.eval_job_id) if j]
+    say(f"submitted SLURM jobs {', '.join(jobs)}; waiting")
+    states = wait_for(jobs)
+    bad = {j: s for j, s in states.items() if s != "COMPLETED"}
+    if bad:
+        say(f"SLURM jobs that did not complete: {bad}")
+
+
+def study_trials(claim: Claim, scale: str, say: Say = print) -> tuple[list[Trial], str]:
+    """Run the claim's study (``scales.<scale>.options`` are its keyword arguments) and log
+    it to MLflow as ``sslctl study`` does; trials are its rows, run id the study run's."""
+    from sslctl.studies.report import log_study
+
+    options = dict(claim.scales[scale].options) if scale in claim.scales else {}
+    seeds = tuple(range(claim.seeds))
+    if claim.kind == "study-ica":
+        from sslctl.studies.ica import run_ica_study
+
+        options.setdefault("sources", (8,))
+        options["sources"] = tuple(options["sources"])
+        rows = run_ica_study(seeds=seeds, **options)
+    else:
+        from sslctl.studies.spectral import run_spectral_study
+
+        rows = run_spectral_study(seeds=seeds, **options)
+    name = claim.kind.removeprefix("study-")
+    say(f"claim {claim.name}: study {name} ran {len(rows)} rows")
+    run_id = log_study(name, {**options, "seeds": seeds, "claim": claim.name}, rows, "")
+    trials = []
+    for row in rows:
+        data = asdict(row)
+        metrics = {k: float(v) for k, v in data.items() if isinstance(v, float)}
+        trials.append(Trial(data["method"], None, data["seed"], run_id, metrics))
+    return trials, run_id
+
+
+def measure(
+    claim: Claim, scale: str, *, workers: int = 1, launcher: str = "local", say: Say = print
+) -> list[Trial]:
+    if claim.kind == "pipeline":
+        return pipeline_trials(claim, scale, workers=workers, launcher=launcher, say=say)
+    return study_trials(claim, scale, say)[0]

@@ -1,0 +1,96 @@
+"""Claims checked end to end on tiny settings: runs measured (and reused on a second
+check), a verdict with its interval, a parent MLflow run linking the runs, a PNG, the
+report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sslctl.claims.check import check_claim, latest_checks
+from sslctl.claims.spec import load_claim
+from sslctl.tracking import Tracker
+from tests.conftest import RECIPES, TINY, run_sslctl
+
+STATEMENT = {"text": "t", "paper": "p", "section": "s", "quoted": False}
+
+
+def write(folder: Path, name: str, data: dict) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_study_claim_end_to_end(workdir: Path) -> None:
+    """A tiny ICA claim: both methods on the same seeds, a ratio verdict, a logged check."""
+    path = write(
+        workdir,
+        "ica",
+        {
+            "title": "ica",
+            "statement": STATEMENT,
+            "kind": "study-ica",
+            "scales": {
+                "quick": {"options": {"sources": [3], "samples": 300, "width": 32, "steps": 30}}
+            },
+            "compare": {"treatment": ["vcreg"], "control": "fastica"},
+            "measure": "amari",
+            "test": "paired-ratio",
+            "direction": "decrease",
+            "threshold": 2.0,
+            "seeds": 2,
+        },
+    )
+    result, parent, png = check_claim(load_claim(str(path)), "quick", plot_dir=workdir / "out")
+    (comparison,) = result.comparisons
+    assert comparison.n == 2 and comparison.low <= comparison.estimate <= comparison.high
+    assert result.verdict in ("supported", "contradicted", "inconclusive")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run = Tracker().get(parent)
+    assert run.tags["sslctl.claim_verdict"] == result.verdict
+    assert run.tags["sslctl.claim_runs"] == result.run_ids[0]
+    (logged,) = latest_checks()
+    assert logged["name"] == "ica" and logged["check_run_id"] == parent
+
+
+@pytest.mark.slow
+def test_pipeline_claim_runs_once_and_reuses(workdir: Path) -> None:
+    """Two arms x 2 seeds of tiny pipelines; the second check finds all 4 by recipe hash."""
+    path = write(
+        workdir,
+        "variance",
+        {
+            "title": "variance",
+            "statement": STATEMENT,
+            "kind": "pipeline",
+            "scales": {
+                "quick": {
+                    "base": str(RECIPES / "vicreg.yaml"),
+                    "set": [*TINY, "eval.baselines=false", "experiment=claims-test"],
+                }
+            },
+            "arms": {"no-variance": ["method.std_coeff=0"], "default": []},
+            "compare": {"treatment": ["no-variance"], "control": "default"},
+            "measure": "spectrum/rankme",
+            "test": "paired-difference",
+            "direction": "decrease",
+            "seeds": 2,
+        },
+    )
+    said: list[str] = []
+    claim = load_claim(str(path))
+    first, _, _ = check_claim(claim, "quick", plot_dir=workdir / "out", say=said.append)
+    assert "4 to run" in said[0]
+    assert len(first.run_ids) == 4 and first.comparisons[0].n == 2
+    said.clear()
+    again, _, _ = check_claim(claim, "quick", plot_dir=workdir / "out", say=said.append)
+    assert "4 already finished" in said[0] and "0 to run" in said[0]
+    assert again.run_ids == first.run_ids
+    assert again.comparisons[0].estimate == first.comparisons[0].estimate
+    report = run_sslctl(workdir, "claims", "report", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    (row,) = json.loads(report.stdout)
+    assert row["name"] == "variance" and row["verdict"] == again.verdict
