@@ -156,9 +156,10 @@ def leaderboard_table(result: Any, objective: str) -> Table:
         )
         note = row.reason or ", ".join(r[:8] for r in row.runs)
         state = row.state.lower()
-        if row.not_trained:
-            state = f"[red]{FLAG}[/] ({len(row.not_trained)}/{len(row.runs)} seeds)"
-            note = "; ".join(row.not_trained)
+        flagged = getattr(row, "not_trained", [])  # seeds that did not train (health)
+        if flagged:
+            state = f"[red]{FLAG}[/] ({len(flagged)}/{len(row.runs)} seeds)"
+            note = "; ".join(flagged)
         table.add_row(
             str(row.trial),
             *(escape(row.point.get(k, "")) for k in keys),
@@ -166,10 +167,9 @@ def leaderboard_table(result: Any, objective: str) -> Table:
             state,
             escape(note),
         )
-    if result.links:
-        table.caption = escape(
-            "linked: " + ", ".join(f"{t} = {s}" for t, s in result.links.items())
-        )
+    links = getattr(result, "links", {})
+    if links:
+        table.caption = escape("linked: " + ", ".join(f"{t} = {s}" for t, s in links.items()))
     return table
 
 

@@ -87,3 +87,23 @@ def test_a_run_named_with_markup_prints_its_summary(tmp_path) -> None:
         flat = " ".join(out.stdout.split())  # rich wraps long lines and titles
         assert "[wip] r.yaml:" in flat and "data [/x]: [wip] r.yaml" in flat, out.stdout
         assert "in experiment 'data [/x]'" in flat, out.stdout
+
+
+def test_leaderboard_marks_points_that_did_not_train() -> None:
+    """A point with a seed flagged by the health check shows `not trained (1/2 seeds)` and
+    the reason instead of its run ids; linked paths are named under the table."""
+    row = SimpleNamespace(
+        trial=3,
+        state="COMPLETE",
+        point={"projector.width": 4096},
+        value=56.1,
+        std=1.0,
+        runs=["a" * 32, "b" * 32],
+        reason="",
+        not_trained=["seed 0: loss not decreasing (22.18 -> 21.98 over 10 epochs)"],
+    )
+    links = {"projector.out_dim": "projector.width"}
+    result = SimpleNamespace(name="w", study="w-1", rows=[row], links=links)
+    text = _render(leaderboard_table(result, "ood/digits/top1"))
+    assert "not trained (1/2 seeds)" in text and "22.18 -> 21.98" in text
+    assert "aaaaaaaa" not in text and "linked: projector.out_dim = projector.width" in text

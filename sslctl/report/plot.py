@@ -201,25 +201,31 @@ def sweep_space(every_run: list[RunRow], sweep: str) -> list[str]:
     return [str(k) for k in space] if isinstance(space, list) else []
 
 
-def swept_fields(rows: list[RunRow], prefer: list[str] | None = None) -> list[str]:
-    """Recipe fields that vary among the trials (the seed aside), one of each set that
-    varies together (a linked ``projector.out_dim`` goes with the swept
-    ``projector.width``, the one in ``prefer``)."""
+def swept_fields(rows: list[RunRow], swept: list[str] | None = None) -> list[str]:
+    """The sweep's own paths (``swept``, its space keys) that vary among the trials, so
+    linked paths (``projector.out_dim``, a per-width ``projector.lr_scale``) get no plot
+    of their own; without them, the recipe fields that vary (the seed aside), one of each
+    set that varies together."""
     keys = {k for r in rows for k in r.params} - {"seed"}
+
+    def varies(key: str) -> bool:
+        return len({r.params.get(key) for r in rows}) > 1
+
+    if swept and any(varies(k) for k in swept):
+        return sorted(k for k in swept if varies(k))
     out: list[str] = []
-    for key in sorted(keys, key=lambda k: (k not in (prefer or []), field_priority(k))):
-        varies = len({r.params.get(key) for r in rows}) > 1
-        if varies and not any(same_partition(rows, kept, key) for kept in out):
+    for key in sorted(keys, key=field_priority):
+        if varies(key) and not any(same_partition(rows, kept, key) for kept in out):
             out.append(key)
     return sorted(out)
 
 
 def sweep_plots(
-    rows: list[RunRow], sweep: str, objective: str, folder: Path, prefer: list[str] | None = None
+    rows: list[RunRow], sweep: str, objective: str, folder: Path, swept: list[str] | None = None
 ) -> list[Path]:
     """One PNG per swept field: the objective against it (with two swept fields, the
     other one as hue), written to ``folder/<sweep>_<field>.png``."""
-    fields = swept_fields(rows, prefer)
+    fields = swept_fields(rows, swept)
     if not any(objective in r.metrics for r in rows):
         return []
     out = []

@@ -35,6 +35,7 @@ def _sweep_store(folder: Path, seeds: tuple[int, ...]) -> str:
                 "method.name": "vicreg",
                 "projector.width": width,
                 "projector.out_dim": width,
+                "projector.lr_scale": min(1.0, 1024 / width),
                 "seed": seed,
                 "eval.linear.epochs": 50,
             }
@@ -64,12 +65,13 @@ def test_baselines_count_once_per_setting_not_once_per_run(tmp_path: Path) -> No
 def test_runs_that_did_not_train_get_their_own_row_and_reason(tmp_path: Path) -> None:
     """The flagged 4096 seed never enters the 4096 mean: a ``health`` column splits it
     into a row of its own and a note gives the reason; the swept width is the row
-    field and the linked out_dim is noted, not a column."""
+    field, the linked out_dim is noted, not a column, and only the swept width is
+    plotted (not the per-width lr_scale that goes with it)."""
     uri = _sweep_store(tmp_path, (0, 1))
     out = make_report(ReportOptions(sweep="w", format="markdown", plot_dir=tmp_path), uri)
     sheet = out.sheet
-    assert sheet.keys == ["method.name", "projector.width", "health"]
-    lines = {tuple(ln.key[1:]): ln for ln in sheet.sections["runs"]}
+    assert sheet.keys == ["method.name", "projector.width", "projector.lr_scale", "health"]
+    lines = {(ln.key[1], ln.key[3]): ln for ln in sheet.sections["runs"]}
     assert lines[("4096", "ok")].cells[0].mean == pytest.approx(94.0)
     assert lines[("4096", "ok")].n == 1 and lines[("4096", "not trained")].n == 1
     assert lines[("64", "ok")].n == 2
