@@ -42,7 +42,9 @@ def entry_name(entry: str | dict[str, str]) -> tuple[str, str]:
     else:
         source = entry
         short = source if catalog.is_known_ood(source) and not is_folder(source) else ""
-        if not short:
+        if catalog.is_streamed(source):  # a packed set: its folder's name
+            short = Path(source.removeprefix(catalog.SHARDS)).name
+        elif not short:
             path = folder_path(source)
             short = path.name.removesuffix(".npz").removesuffix(catalog.SUITE_SUFFIX)
             short += catalog.SUITE_SUFFIX if _is_suite_path(path) else ""
@@ -57,7 +59,7 @@ def entry_name(entry: str | dict[str, str]) -> tuple[str, str]:
 def is_folder(source: str) -> bool:
     """A path entry (a folder or an ``.npz`` file): ``imagefolder:<path>``, or a path
     (with a ``/`` or ``~``, or ending in ``.npz``)."""
-    return (
+    return not catalog.is_streamed(source) and (
         source.startswith(catalog.IMAGEFOLDER)
         or "/" in source
         or source.startswith("~")
@@ -100,7 +102,8 @@ def load_sets(
         if is_folder(source):
             sets = _folder_sets(short, folder_path(source), reference, **kwargs)
         else:
-            _check_classes(short, source, reference)
+            if not catalog.is_streamed(source):  # packed sets match classes by name there
+                _check_classes(short, source, reference)
             sets = load_ood(source, reference=reference, root=root, download=download, **kwargs)
             sets = {short + key[len(source) :]: s for key, s in sets.items()}
         note = intensity_note(short, next(iter(sets.values())), reference)
