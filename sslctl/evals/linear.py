@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sslctl.evals.features import Progress
+from sslctl.evals.health import CHANCE_FACTOR
 from sslctl.recipe.schema import LinearEvalConfig
 
 STD_FLOOR = 1.0  # fraction of the median feature std below which a std is floored
@@ -124,10 +125,11 @@ def robust_std(features: torch.Tensor, floor: float = STD_FLOOR) -> torch.Tensor
 
 
 def chance_warning(top1: float | None, num_classes: int, lr: float) -> str | None:
-    """A warning when a probe's top-1 accuracy (%) is within 1.5x of chance: a probe that
-    diverged (``eval.linear.lr`` far too high) reports chance accuracy, not an error."""
+    """A warning when a probe's top-1 accuracy (%) is within ``CHANCE_FACTOR`` x chance (the
+    health check's threshold): a probe that diverged (``eval.linear.lr`` far too high)
+    reports chance accuracy, not an error."""
     chance = 100.0 / num_classes
-    if top1 is None or top1 > 1.5 * chance:
+    if top1 is None or top1 > CHANCE_FACTOR * chance:
         return None
     return (
         f"linear probe at chance level ({top1:.1f}% with {num_classes} classes, chance "
