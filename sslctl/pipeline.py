@@ -98,12 +98,13 @@ def run_pipeline(
     done = next((r for r in previous if r.complete), None)
     if done is not None and not force:
         tags = forget_evaluations(done.tags) if reevaluate else done.tags
-        if stages == "pretrain" or not pending(recipe, tags):
+        todo = pending(recipe, tags)
+        if stages == "pretrain" or not todo:
             return PipelineResult(
                 done.run_id, recipe.experiment, rhash, done.metrics, reused=True, tags=done.tags
             )
         run_id, stages = done.run_id, "evaluate"  # the same pretraining: evaluate it again
-        say(f"run {run_id} is pretrained; evaluating: {', '.join(pending(recipe, tags))}")
+        say(f"run {run_id} is pretrained; evaluating: {', '.join(todo)}")
         tracker.reopen(run_id)
         tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
     elif run_id is not None and stages == "evaluate":
