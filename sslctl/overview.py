@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslctl.tracking import HASH_TAG, STATUS_TAG, TAG, Tracker, tracking_uri
+from sslctl.tracking import HASH_TAG, STATUS_TAG, TAG, Tracker, sqlite_path, tracking_uri
 
 HIDDEN = {"complete", "superseded"}
 
@@ -94,9 +94,8 @@ class SweepProgress:
 
 def sweep_folder() -> Path:
     """Where the default journals live: ``sweeps/`` beside the sqlite MLflow store."""
-    uri = tracking_uri()
-    base = Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else None
-    return (base or Path.cwd()) / "sweeps"
+    db = sqlite_path(tracking_uri())
+    return (db.parent if db is not None else Path.cwd()) / "sweeps"
 
 
 def sweep_progress(folder: Path | None = None) -> list[SweepProgress]:

@@ -25,12 +25,10 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def default_storage(spec: SweepSpec) -> str:
     """A journal file next to the MLflow store: ``<store dir>/sweeps/<name>.journal``."""
-    from sslctl.tracking import tracking_uri
+    from sslctl.tracking import sqlite_path, tracking_uri
 
-    uri = tracking_uri()
-    base = (
-        Path(uri.removeprefix("sqlite:///")).parent if uri.startswith("sqlite:///") else Path.cwd()
-    )
+    db = sqlite_path(tracking_uri())
+    base = db.parent if db is not None else Path.cwd()
     return str(base / "sweeps" / f"{spec.name}.journal")
 
 
