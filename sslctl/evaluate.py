@@ -29,13 +29,21 @@ from sslctl.evals.diagnostics import (
     spectrum_of,
 )
 from sslctl.evals.features import Progress, raw_pixels
-from sslctl.evals.health import HEALTH_TAG, check_training
+from sslctl.evals.health import check_training
 from sslctl.evals.linear import chance_warning, protocol
 from sslctl.evals.suite import evaluate_encoder
 from sslctl.recipe import Recipe, to_dict
-from sslctl.tracking import TAG, Tracker
+from sslctl.tracking import Tracker
+from sslctl.vocabulary import (
+    SETTINGS_PREFIX,
+    StageState,
+    Tag,
+    protocol_tag,
+    settings_tag,
+    stage_done,
+    stage_tag,
+)
 
-SETTINGS_TAG = f"{TAG}settings."
 # the eval.* blocks each evaluation stage depends on
 STAGE_BLOCKS: dict[str, tuple[str, ...]] = {
     "linear": ("linear", "knn", "ood"),
@@ -63,9 +71,7 @@ def wanted_stages(recipe: Recipe) -> list[str]:
 
 def is_current(tags: dict[str, str], recipe: Recipe, stage: str) -> bool:
     """``stage`` is done with the recipe's present settings."""
-    return tags.get(f"{TAG}stage.{stage}") == "done" and tags.get(
-        SETTINGS_TAG + stage
-    ) == settings_hash(recipe, stage)
+    return stage_done(tags, stage) and tags.get(settings_tag(stage)) == settings_hash(recipe, stage)
 
 
 def pending(recipe: Recipe, tags: dict[str, str]) -> list[str]:
@@ -75,7 +81,7 @@ def pending(recipe: Recipe, tags: dict[str, str]) -> list[str]:
 
 def forget_evaluations(tags: dict[str, str]) -> dict[str, str]:
     """``tags`` without the evaluation settings, so that every stage runs again."""
-    return {k: v for k, v in tags.items() if not k.startswith(SETTINGS_TAG)}
+    return {k: v for k, v in tags.items() if not k.startswith(SETTINGS_PREFIX)}
 
 
 @dataclass
@@ -94,8 +100,8 @@ class EvalContext:
     progress: Progress | None = None
 
     def done(self, stage: str, also: tuple[str, ...] = ()) -> None:
-        tags = {f"{TAG}stage.{s}": "done" for s in (stage, *also)}
-        tags[SETTINGS_TAG + stage] = settings_hash(self.recipe, stage)
+        tags: dict[str, str] = {stage_tag(s): StageState.DONE for s in (stage, *also)}
+        tags[settings_tag(stage)] = settings_hash(self.recipe, stage)
         self.tracker.set_tags(self.run_id, tags)
 
     def evaluate(self, encoder: Any) -> dict[str, float]:
@@ -127,7 +133,7 @@ def run_evaluations(
     r, tracker = ctx.recipe, ctx.tracker
     if "linear" in todo:
         ctx.say("linear and OOD evaluation of the pretrained encoder")
-        tracker.set_tags(ctx.run_id, {f"{TAG}stage.linear": "running"})
+        tracker.set_tags(ctx.run_id, {stage_tag("linear"): StageState.RUNNING})
         metrics: dict[str, float] = {}
         for on in r.eval.linear.on:
             encoder = model.backbone if on == "backbone" else model
@@ -139,7 +145,7 @@ def run_evaluations(
         )
         if warning:
             ctx.say(f"warning: {warning}")
-            tracker.set_tags(ctx.run_id, {f"{TAG}warning.linear": warning})
+            tracker.set_tags(ctx.run_id, {Tag.LINEAR_WARNING: warning})
         tracker.set_tags(ctx.run_id, protocol_tags(r, ctx.ood_sets))
         ctx.done("linear", also=("ood",))
     if "diagnostics" in todo:
@@ -167,7 +173,7 @@ def record_health(ctx: EvalContext) -> None:
     losses = [v for _, v in sorted(tracker.metric_history(run_id, "pretrain/loss"))]
     metrics = tracker.get(run_id).metrics
     health = check_training(losses, metrics, ctx.dataset.train.num_classes)
-    tracker.set_tags(run_id, {HEALTH_TAG: health.tag})
+    tracker.set_tags(run_id, {Tag.HEALTH: health.tag})
     if not health.trained:
         ctx.say(f"warning: {health.tag}")
 
@@ -176,9 +182,9 @@ def protocol_tags(recipe: Recipe, ood_sets: dict[str, ImageSet]) -> dict[str, st
     """The protocol of every number the linear stage logs."""
     knn = recipe.eval.knn
     return {
-        f"{TAG}protocol.linear": protocol(recipe.eval.linear),
-        f"{TAG}protocol.ood": ood_protocol(ood_sets),
-        f"{TAG}protocol.knn": f"weighted kNN k={knn.k}, cosine, T={knn.temperature:g}, "
+        protocol_tag("linear"): protocol(recipe.eval.linear),
+        protocol_tag("ood"): ood_protocol(ood_sets),
+        protocol_tag("knn"): f"weighted kNN k={knn.k}, cosine, T={knn.temperature:g}, "
         "on the same cached features",
     }
 

@@ -21,7 +21,8 @@ from sslctl.errors import SslctlError
 from sslctl.evaluate import download
 from sslctl.recipe import Recipe, load_recipe, recipe_hash, to_dict
 from sslctl.recipe.load import apply_overrides, validate
-from sslctl.tracking import HASH_TAG, TAG, Tracker, tracking_uri
+from sslctl.tracking import Tracker, tracking_uri
+from sslctl.vocabulary import StageState, Status, Tag, stage_done, stage_tag
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar")
 
@@ -68,7 +69,7 @@ def run_recipe(tracker: Tracker, run_id: str) -> Recipe:
             f"evaluate: no MLflow run {run_id!r} in {tracker.uri}; expected a run id (see "
             "sslctl report --format csv or mlflow ui), a recipe .yaml or a checkpoint file"
         ) from None
-    if HASH_TAG not in run.data.tags:
+    if Tag.RECIPE_HASH not in run.data.tags:
         raise SslctlError(f"evaluate: run {run_id} is not an sslctl pipeline run")
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -81,7 +82,7 @@ def run_recipe(tracker: Tracker, run_id: str) -> Recipe:
 def pretrained_run(tracker: Tracker, recipe: Recipe, source: str) -> str:
     """The newest run of ``recipe``'s pretraining whose pretraining is done."""
     runs = tracker.find(recipe.experiment, recipe_hash(recipe))
-    done = [r for r in runs if r.tags.get(f"{TAG}stage.pretrain") == "done"]
+    done = [r for r in runs if stage_done(r.tags, "pretrain")]
     if not done:
         raise SslctlError(
             f"evaluate: no pretrained run of {source} (pretraining hash {recipe_hash(recipe)}) "
@@ -126,12 +127,12 @@ def evaluate(
     else:
         recipe = with_options(run_recipe(tracker, target), source=f"run {target}", **options)
         tags = tracker.get(target).tags
-        if tags.get(f"{TAG}stage.pretrain") == "external":
-            checkpoint = Path(tags[f"{TAG}checkpoint"])
+        if tags.get(stage_tag("pretrain")) == StageState.EXTERNAL:
+            checkpoint = Path(tags[Tag.CHECKPOINT])
             return evaluate_external(
                 checkpoint, recipe, tracker, force=force, say=say, progress=progress
             )
-        if tags.get(f"{TAG}stage.pretrain") != "done":
+        if not stage_done(tags, "pretrain"):
             raise SslctlError(
                 f"evaluate: run {target} has not finished pretraining; resume it with "
                 "sslctl pretrain (sslctl status shows the command)"
@@ -168,7 +169,6 @@ def evaluate_external(
     from sslctl.models.backbones import build_backbone
     from sslctl.pipeline import PipelineResult, close_run, runs_root
     from sslctl.runtime import pick_device, pick_dtype
-    from sslctl.tracking import STATUS_TAG
     from sslctl.train import SSLModel
 
     start = time.perf_counter()
@@ -197,7 +197,7 @@ def evaluate_external(
     )  # fmt: skip
     was_complete = tracker.get(run_id).complete
     tracker.reopen(run_id)
-    tracker.set_tags(run_id, {STATUS_TAG: "running"})
+    tracker.set_tags(run_id, {Tag.STATUS: Status.RUNNING})
     m = recipe.model
     try:
         run_evaluations(
@@ -209,9 +209,11 @@ def evaluate_external(
             )[0],
         )
     except BaseException as err:
-        close_run(tracker, run_id, "failed", "FAILED", str(err)[:4000], was_complete=was_complete)
+        close_run(
+            tracker, run_id, Status.FAILED, "FAILED", str(err)[:4000], was_complete=was_complete
+        )
         raise
-    tracker.set_tags(run_id, {STATUS_TAG: "complete"})
+    tracker.set_tags(run_id, {Tag.STATUS: Status.COMPLETE})
     tracker.finish(run_id, "FINISHED")
     run = tracker.get(run_id)
     return PipelineResult(

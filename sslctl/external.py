@@ -21,7 +21,8 @@ from torch import nn
 
 from sslctl.errors import SslctlError
 from sslctl.recipe import Recipe, flatten, to_dict, to_yaml
-from sslctl.tracking import HASH_TAG, TAG, Tracker, git_state
+from sslctl.tracking import Tracker, git_state
+from sslctl.vocabulary import StageState, Tag, stage_tag
 
 
 def state_dict_of(obj: Any) -> dict[str, torch.Tensor]:
@@ -125,14 +126,14 @@ def external_run(
     params = flatten({k: data[k] for k in ("seed", "data", "model", "eval")})
     params.update({"method.name": name, "checkpoint": path.name})
     tags = {
-        HASH_TAG: rhash,
-        f"{TAG}recipe": str(path),
-        f"{TAG}checkpoint": str(path.resolve()),
-        f"{TAG}version": __version__,
-        f"{TAG}method": name,
-        f"{TAG}seed": str(recipe.seed),
-        f"{TAG}stage.pretrain": "external",
-        **{f"{TAG}{k}": v for k, v in git_state().items()},
+        Tag.RECIPE_HASH: rhash,
+        Tag.RECIPE: str(path),
+        Tag.CHECKPOINT: str(path.resolve()),
+        Tag.VERSION: __version__,
+        Tag.METHOD: name,
+        Tag.SEED: str(recipe.seed),
+        stage_tag("pretrain"): StageState.EXTERNAL,
+        **git_state(),
     }
     run_id = tracker.create(tracker.experiment_id(recipe.experiment), f"{name}-{rhash[4:10]}", tags)
     tracker.log_params(run_id, params)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslctl.tracking import HASH_TAG, STATUS_TAG, TAG, Tracker, sqlite_path, tracking_uri
-
-HIDDEN = {"complete", "superseded"}
+from sslctl.tracking import Tracker, sqlite_path, tracking_uri
+from sslctl.vocabulary import HIDDEN, Tag, running_stage, stage_done
 
 
 @dataclass
@@ -30,13 +29,13 @@ def resume_command(run_id: str, tags: dict[str, str]) -> str:
     """The command that continues an unfinished run: ``sslctl evaluate`` when pretraining
     is done, the sweep for a trial, else the pretraining command it was started with
     (tag ``sslctl.command``; the recipe path for runs from before that tag)."""
-    if tags.get(f"{TAG}stage.pretrain") == "done":
+    if stage_done(tags, "pretrain"):
         return f"sslctl evaluate {run_id}"
-    if f"{TAG}sweep" in tags:
-        return f"sslctl sweep {tags[f'{TAG}sweep']}"
-    if f"{TAG}command" in tags:
-        return tags[f"{TAG}command"]
-    return f"sslctl pretrain {tags.get(f'{TAG}recipe', 'RECIPE')} (with the --set it ran with)"
+    if Tag.SWEEP in tags:
+        return f"sslctl sweep {tags[Tag.SWEEP]}"
+    if Tag.COMMAND in tags:
+        return tags[Tag.COMMAND]
+    return f"sslctl pretrain {tags.get(Tag.RECIPE, 'RECIPE')} (with the --set it ran with)"
 
 
 def open_runs(tracker: Tracker, limit: int = 15) -> list[OpenRun]:
@@ -51,13 +50,11 @@ def open_runs(tracker: Tracker, limit: int = 15) -> list[OpenRun]:
     rows = []
     for run in runs:
         tags = run.data.tags
-        if HASH_TAG not in tags:  # not a pipeline run (a sweep parent, say)
+        if Tag.RECIPE_HASH not in tags:  # not a pipeline run (a sweep parent, say)
             continue
-        status = tags.get(STATUS_TAG, run.info.status.lower())
+        status = tags.get(Tag.STATUS, run.info.status.lower())
         if status in HIDDEN:
             continue
-        stages = [k.removeprefix(f"{TAG}stage.") for k in tags if k.startswith(f"{TAG}stage.")]
-        busy = [s for s in stages if tags[f"{TAG}stage.{s}"] == "running"]
         history = tracker.metric_history(run.info.run_id, "pretrain/loss")
         rows.append(
             OpenRun(
@@ -65,12 +62,12 @@ def open_runs(tracker: Tracker, limit: int = 15) -> list[OpenRun]:
                 experiments.get(run.info.experiment_id, "?"),
                 run.info.run_name or "",
                 status,
-                busy[0] if busy else "-",
+                running_stage(tags) or "-",
                 max((step for step, _ in history), default=0),
                 int(run.data.params.get("optim.epochs", 0) or 0),
-                "slurm " + tags["sslctl.slurm.job_id"]
-                if "sslctl.slurm.job_id" in tags
-                else ("sweep " + tags[f"{TAG}sweep"] if f"{TAG}sweep" in tags else "local"),
+                "slurm " + tags[Tag.SLURM_JOB_ID]
+                if Tag.SLURM_JOB_ID in tags
+                else ("sweep " + tags[Tag.SWEEP] if Tag.SWEEP in tags else "local"),
                 resume_command(run.info.run_id, tags),
             )
         )

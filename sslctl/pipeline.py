@@ -15,7 +15,8 @@ from typing import Any, Literal
 from sslctl.errors import Pruned, RecipeError, SslctlError
 from sslctl.evaluate import forget_evaluations, pending
 from sslctl.recipe import Recipe, flatten, recipe_hash, to_dict, to_yaml
-from sslctl.tracking import HASH_TAG, STATUS_TAG, TAG, Tracker, git_state
+from sslctl.tracking import Tracker, git_state
+from sslctl.vocabulary import Status, Tag
 
 STAGES = ("pretrain", "linear", "ood", "baselines")
 
@@ -114,7 +115,7 @@ def run_pipeline(
         run_id, tags = _choose_run(
             tracker, recipe, rhash, source, extra_tags or {}, previous, run_id, force
         )
-    tracker.set_tags(run_id, {STATUS_TAG: "running"})
+    tracker.set_tags(run_id, {Tag.STATUS: Status.RUNNING})
     was = done is not None  # a finished run evaluated again stays complete on failure
     try:
         from sslctl.stages import run_stages
@@ -134,24 +135,24 @@ def run_pipeline(
             progress=progress,
         )
     except Pruned as err:
-        close_run(tracker, run_id, "pruned", "KILLED", str(err), was_complete=was)
+        close_run(tracker, run_id, Status.PRUNED, "KILLED", str(err), was_complete=was)
         raise
     except KeyboardInterrupt:
-        close_run(tracker, run_id, "interrupted", "KILLED", None, was_complete=was)
+        close_run(tracker, run_id, Status.INTERRUPTED, "KILLED", None, was_complete=was)
         raise
     except SystemExit:
         # submitit on preemption or timeout (USR2): checkpointed and requeued; the job
         # comes back into this run, so it stays open
-        tracker.set_tags(run_id, {STATUS_TAG: "requeued"})
+        tracker.set_tags(run_id, {Tag.STATUS: Status.REQUEUED})
         raise
     except BaseException as err:
-        close_run(tracker, run_id, "failed", "FAILED", str(err)[:4000], was_complete=was)
+        close_run(tracker, run_id, Status.FAILED, "FAILED", str(err)[:4000], was_complete=was)
         raise
-    tracker.delete_tag(run_id, f"{TAG}error")  # from an earlier failed attempt
+    tracker.delete_tag(run_id, Tag.ERROR)  # from an earlier failed attempt
     if stages == "pretrain":
-        tracker.set_tags(run_id, {STATUS_TAG: "pretrained"})  # the evaluations come next
+        tracker.set_tags(run_id, {Tag.STATUS: Status.PRETRAINED})  # the evaluations come next
     else:
-        tracker.set_tags(run_id, {STATUS_TAG: "complete"})
+        tracker.set_tags(run_id, {Tag.STATUS: Status.COMPLETE})
         tracker.finish(run_id, "FINISHED")
     final = tracker.get(run_id)
     return PipelineResult(
@@ -168,7 +169,7 @@ def run_pipeline(
 def close_run(
     tracker: Tracker,
     run_id: str,
-    status: str,
+    status: Status,
     mlflow_status: str,
     error: str | None,
     *,
@@ -179,11 +180,11 @@ def close_run(
     error is kept in a tag."""
     tracker.close_stages(run_id, status)
     if was_complete:
-        tags = {STATUS_TAG: "complete", f"{TAG}eval_error": error or status}
+        tags = {Tag.STATUS: Status.COMPLETE, Tag.EVAL_ERROR: error or status}
         tracker.set_tags(run_id, tags)
         tracker.finish(run_id, "FINISHED")
         return
-    tracker.set_tags(run_id, {STATUS_TAG: status, **({f"{TAG}error": error} if error else {})})
+    tracker.set_tags(run_id, {Tag.STATUS: status, **({Tag.ERROR: error} if error else {})})
     tracker.finish(run_id, mlflow_status)
 
 
@@ -212,7 +213,7 @@ def _choose_run(
         return unfinished.run_id, unfinished.tags
     for old in previous:
         if old.complete:  # --force: the retrained run replaces it in reports
-            tracker.set_tags(old.run_id, {STATUS_TAG: "superseded"})
+            tracker.set_tags(old.run_id, {Tag.STATUS: Status.SUPERSEDED})
     return _fresh_run(tracker, recipe, rhash, source, extra_tags, unfinished), {}
 
 
@@ -255,7 +256,7 @@ def _fresh_run(
     left RUNNING (its checkpoint gone, or --force) is closed as superseded rather than
     left looking alive."""
     if unfinished is not None and unfinished.status == "RUNNING":
-        tracker.set_tags(unfinished.run_id, {STATUS_TAG: "superseded"})
+        tracker.set_tags(unfinished.run_id, {Tag.STATUS: Status.SUPERSEDED})
         tracker.finish(unfinished.run_id, "KILLED")
     run_id = _new_run(tracker, recipe, rhash, source, extra_tags)
     _bind(runs_root() / rhash, run_id, source)
@@ -285,12 +286,12 @@ def _new_run(
     exp_id = tracker.experiment_id(recipe.experiment)
     name = f"{recipe.method.name}-{recipe.data.name}-s{recipe.seed}-{rhash[:6]}"
     tags = {
-        HASH_TAG: rhash,
-        f"{TAG}recipe": source,
-        f"{TAG}version": __version__,
-        f"{TAG}method": recipe.method.name,
-        f"{TAG}seed": str(recipe.seed),
-        **{f"{TAG}{k}": v for k, v in git_state().items()},
+        Tag.RECIPE_HASH: rhash,
+        Tag.RECIPE: source,
+        Tag.VERSION: __version__,
+        Tag.METHOD: recipe.method.name,
+        Tag.SEED: str(recipe.seed),
+        **git_state(),
         **extra_tags,
     }
     run_id = tracker.create(exp_id, name, tags)
@@ -298,7 +299,7 @@ def _new_run(
         tracker.log_params(run_id, flatten(to_dict(recipe)))
         tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
     except Exception as err:  # never leave a run RUNNING that nothing will finish
-        tracker.set_tags(run_id, {STATUS_TAG: "failed", f"{TAG}error": str(err)[:4000]})
+        tracker.set_tags(run_id, {Tag.STATUS: Status.FAILED, Tag.ERROR: str(err)[:4000]})
         tracker.finish(run_id, "FAILED")
         raise SslctlError(f"MLflow refused the recipe of run {run_id}: {err}") from None
     return run_id

@@ -17,17 +17,14 @@ from sslctl.evals.features import Progress
 from sslctl.evaluate import EvalContext, load_weights, run_evaluations, spectrum_features
 from sslctl.recipe import Recipe
 from sslctl.runtime import atomic_save, pick_device, pick_dtype, seed_everything, torch_threads
-from sslctl.tracking import TAG, Tracker
+from sslctl.tracking import Tracker
 from sslctl.train import EpochStats, Pretrainer, build_model
+from sslctl.vocabulary import StageState, Tag, protocol_tag, stage_done, stage_tag
 
 
 @dataclass
 class StagesResult:
     resumed_epoch: int
-
-
-def _done(tags: dict[str, str], stage: str) -> bool:
-    return tags.get(f"{TAG}stage.{stage}") == "done"
 
 
 def run_stages(
@@ -48,21 +45,21 @@ def run_stages(
     """Pretrain, then evaluate the backbone (and projector), then the baselines.
     ``stages``: ``all``, ``pretrain`` (stop after pretraining) or ``evaluate`` (the
     evaluations of a pretrained run; an error if pretraining is not done)."""
-    if stages == "evaluate" and not _done(done_tags, "pretrain"):
+    if stages == "evaluate" and not stage_done(done_tags, "pretrain"):
         raise SslctlError(
             f"run {run_id}: pretraining is not done; evaluation needs the pretrained encoder"
         )
     device = pick_device(recipe.runtime.device)
     dtype = pick_dtype(recipe.runtime.precision, device)
-    tracker.set_tags(run_id, {f"{TAG}device": str(device), f"{TAG}precision": str(dtype or "fp32")})
+    tracker.set_tags(run_id, {Tag.DEVICE: str(device), Tag.PRECISION: str(dtype or "fp32")})
 
-    def mark(stage: str, status: str) -> None:
-        tracker.set_tags(run_id, {f"{TAG}stage.{stage}": status})
+    def mark(stage: str, state: StageState) -> None:
+        tracker.set_tags(run_id, {stage_tag(stage): state})
 
     with torch_threads(recipe.runtime.threads):
         seed_everything(recipe.seed)
         trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
-        pretrained = _done(done_tags, "pretrain")  # then its final weights are evaluated
+        pretrained = stage_done(done_tags, "pretrain")  # then its final weights are evaluated
         if pretrained:
             resumed_epoch = recipe.optim.epochs
         else:
@@ -72,13 +69,13 @@ def run_stages(
         spectra: dict[int, list[float]] = {}
         spectrum_on = spectrum_features(recipe)
         if not pretrained:
-            mark("pretrain", "running")
+            mark("pretrain", StageState.RUNNING)
             if recipe.eval.probe.every:
                 from sslctl.evals.probe import protocol as probe_protocol
 
                 tracker.set_tags(
                     run_id,
-                    {f"{TAG}protocol.probe": probe_protocol(recipe.eval.probe, recipe.eval.linear)},
+                    {protocol_tag("probe"): probe_protocol(recipe.eval.probe, recipe.eval.linear)},
                 )
 
             def on_epoch(stats: EpochStats) -> None:
@@ -105,7 +102,7 @@ def run_stages(
                 final,
             )
             tracker.log_artifact(run_id, final, "checkpoints")
-            mark("pretrain", "done")
+            mark("pretrain", StageState.DONE)
         elif stages != "pretrain":  # evaluations of a pretrained run: its final weights
             load_weights(trainer.model, workdir, tracker, run_id)
         if stages == "pretrain":

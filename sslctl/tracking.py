@@ -18,10 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sslctl.errors import SslctlError
-
-TAG = "sslctl."
-HASH_TAG = "sslctl.recipe_hash"
-STATUS_TAG = "sslctl.status"  # running | complete | failed | interrupted
+from sslctl.vocabulary import StageState, Tag, check_tags, is_complete, stage_states, stage_tag
 
 
 def tracking_uri() -> str:
@@ -37,7 +34,8 @@ def mlflow_ui_hint(uri: str) -> str:
 
 
 def git_state(where: Path | None = None) -> dict[str, str]:
-    """Commit and dirty flag of the git work tree at ``where`` (empty outside git)."""
+    """Commit and dirty flag of the git work tree at ``where`` as run tags (empty outside
+    git)."""
     cwd = str(where or Path.cwd())
     try:
         commit = subprocess.run(
@@ -54,7 +52,7 @@ def git_state(where: Path | None = None) -> dict[str, str]:
         )
     except (OSError, subprocess.TimeoutExpired):
         return {}
-    return {"git_commit": commit.stdout.strip(), "git_dirty": str(bool(dirty.stdout.strip()))}
+    return {Tag.GIT_COMMIT: commit.stdout.strip(), Tag.GIT_DIRTY: str(bool(dirty.stdout.strip()))}
 
 
 @dataclass
@@ -69,7 +67,7 @@ class RunRef:
 
     @property
     def complete(self) -> bool:
-        return self.status == "FINISHED" and self.tags.get(STATUS_TAG) == "complete"
+        return is_complete(self.status, self.tags)
 
 
 def tag_equals(key: str, value: str) -> str:
@@ -186,7 +184,7 @@ class Tracker:
             return []
         runs = self.client.search_runs(
             [exp.experiment_id],
-            filter_string=tag_equals(HASH_TAG, recipe_hash),
+            filter_string=tag_equals(Tag.RECIPE_HASH, recipe_hash),
             order_by=["attributes.start_time DESC"],
         )
         return [self._ref(r) for r in runs]
@@ -205,6 +203,7 @@ class Tracker:
         )
 
     def create(self, experiment_id: str, name: str, tags: dict[str, str]) -> str:
+        check_tags(tags)
         run = self.client.create_run(experiment_id, run_name=name, tags=tags)
         return run.info.run_id
 
@@ -217,8 +216,10 @@ class Tracker:
         self.client.set_terminated(run_id, status=status, end_time=int(time.time() * 1000))
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        """Set tags; a status or stage state outside :mod:`sslctl.vocabulary` is refused."""
         from mlflow.entities import RunTag
 
+        check_tags(tags)
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -229,10 +230,8 @@ class Tracker:
     def close_stages(self, run_id: str, status: str) -> None:
         """Stages tagged ``running`` get ``status`` (failed, interrupted, pruned), so no
         stage of a stopped run looks alive."""
-        tags = self.get(run_id).tags
-        busy = {
-            k: status for k, v in tags.items() if k.startswith(f"{TAG}stage.") and v == "running"
-        }
+        states = stage_states(self.get(run_id).tags)
+        busy = {stage_tag(s): status for s, v in states.items() if v == StageState.RUNNING}
         if busy:
             self.set_tags(run_id, busy)
 

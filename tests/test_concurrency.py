@@ -119,7 +119,8 @@ def test_same_recipe_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
     from sslctl.pipeline import runs_root
     from sslctl.recipe import load_recipe, recipe_hash
-    from sslctl.tracking import HASH_TAG, Tracker
+    from sslctl.tracking import Tracker
+    from sslctl.vocabulary import Tag
 
     recipe = str(RECIPES / "vicreg.yaml")
     tiny = [*TINY, "eval.baselines=false"]
@@ -129,7 +130,9 @@ def test_same_recipe_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SSLCTL_HOME", str(tmp_path / ".sslctl"))
     lock = runs_root() / f"{rhash}.lock"
     tracker = Tracker(_uri(tmp_path))
-    holder_run = tracker.create(tracker.experiment_id("quickstart"), "holder", {HASH_TAG: rhash})
+    holder_run = tracker.create(
+        tracker.experiment_id("quickstart"), "holder", {Tag.RECIPE_HASH: rhash}
+    )
     with recipe_lock(lock, rhash):
         second = _popen(tmp_path, "pretrain", recipe, *sets)
         _, err = second.communicate(timeout=timeout_s(120))

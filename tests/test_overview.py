@@ -7,7 +7,8 @@ from pathlib import Path
 
 import optuna
 
-from sslctl.tracking import HASH_TAG, STATUS_TAG, Tracker
+from sslctl.tracking import Tracker
+from sslctl.vocabulary import Tag
 from tests.conftest import RECIPES, run_sslctl
 
 
@@ -15,7 +16,7 @@ def _run(tracker: Tracker, name: str, status: str, epochs_done: int) -> str:
     run_id = tracker.create(
         tracker.experiment_id("quickstart"),
         name,
-        {HASH_TAG: name, STATUS_TAG: status, "sslctl.stage.pretrain": "running"},
+        {Tag.RECIPE_HASH: name, Tag.STATUS: status, "sslctl.stage.pretrain": "running"},
     )
     tracker.log_params(run_id, {"optim.epochs": 10})
     for step in range(1, epochs_done + 1):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from sslctl.errors import SslctlError
-from sslctl.tracking import HASH_TAG, STATUS_TAG, Tracker, tag_equals
+from sslctl.tracking import Tracker, tag_equals
+from sslctl.vocabulary import Tag
 
 
 @pytest.fixture
@@ -68,5 +69,5 @@ def test_refused_params_leave_no_running_run(
         _new_run(tracker, recipe, "h" * 16, "r.yaml", {})
     exp = tracker.client.get_experiment_by_name(recipe.experiment)
     (run,) = tracker.client.search_runs([exp.experiment_id])
-    assert run.info.status == "FAILED" and run.data.tags[STATUS_TAG] == "failed"
-    assert run.data.tags[HASH_TAG] == "h" * 16
+    assert run.info.status == "FAILED" and run.data.tags[Tag.STATUS] == "failed"
+    assert run.data.tags[Tag.RECIPE_HASH] == "h" * 16

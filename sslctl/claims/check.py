@@ -14,10 +14,10 @@ from sslctl.claims.plot import plot_claim
 from sslctl.claims.run import Say, measure
 from sslctl.claims.spec import Claim
 from sslctl.claims.verdict import ClaimResult, evaluate
-from sslctl.tracking import TAG, Tracker
+from sslctl.tracking import Tracker
+from sslctl.vocabulary import Tag
 
 EXPERIMENT = "claims"
-CLAIM_TAG = f"{TAG}claim"
 
 
 def check_claim(
@@ -47,10 +47,10 @@ def log_check(claim: Claim, result: ClaimResult, png: Path) -> str:
         exp,
         f"claim-{claim.name}-{result.scale}",
         {
-            CLAIM_TAG: claim.name,
-            f"{TAG}claim_scale": result.scale,
-            f"{TAG}claim_verdict": result.verdict,
-            f"{TAG}claim_runs": runs if len(runs) <= 5000 else runs[:4997] + "...",
+            Tag.CLAIM: claim.name,
+            Tag.CLAIM_SCALE: result.scale,
+            Tag.CLAIM_VERDICT: result.verdict,
+            Tag.CLAIM_RUNS: runs if len(runs) <= 5000 else runs[:4997] + "...",
         },
     )
     tracker.log_params(
@@ -91,12 +91,12 @@ def latest_checks(scale: str | None = None) -> list[dict[str, Any]]:
         return []
     runs = tracker.client.search_runs(
         [exp.experiment_id],
-        filter_string=f"tags.`{CLAIM_TAG}` != ''",
+        filter_string=f"tags.`{Tag.CLAIM}` != ''",
         order_by=["attributes.start_time DESC"],
     )
     seen, out = set(), []
     for run in runs:
-        name, run_scale = run.data.tags.get(CLAIM_TAG), run.data.tags.get(f"{TAG}claim_scale")
+        name, run_scale = run.data.tags.get(Tag.CLAIM), run.data.tags.get(Tag.CLAIM_SCALE)
         if name in seen or (scale is not None and run_scale != scale):
             continue
         seen.add(name)

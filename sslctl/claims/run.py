@@ -21,7 +21,8 @@ from sslctl.claims.spec import Claim, recipes
 from sslctl.claims.verdict import Trial
 from sslctl.errors import SslctlError
 from sslctl.recipe import Recipe, recipe_hash
-from sslctl.tracking import TAG, Tracker
+from sslctl.tracking import Tracker
+from sslctl.vocabulary import Tag
 
 Say = Callable[[str], None]
 
@@ -33,7 +34,7 @@ def _run_one(recipe: Recipe, claim: str) -> str:
     result = run_pipeline(
         recipe,
         source=f"claim {claim}",
-        extra_tags={f"{TAG}claim": claim},
+        extra_tags={Tag.CLAIM: claim},
         say=lambda m: None,
     )
     return result.run_id

@@ -19,6 +19,7 @@ from sslctl.cli.common import (
     raise_keyboard_interrupt,
 )
 from sslctl.errors import SslctlError
+from sslctl.vocabulary import Tag
 
 
 def validate(recipe: RecipeArg, set_: SetOpt = None) -> None:
@@ -112,7 +113,7 @@ def pretrain(
                 reporter=reporter,
                 say=lambda m: console.print(f"[dim]{escape(m)}[/]"),
                 progress=reporter.progress_of,
-                extra_tags={"sslctl.command": _command(recipe, set_ or [], force)},
+                extra_tags={Tag.COMMAND: _command(recipe, set_ or [], force)},
             )
     except SslctlError as err:
         reporter.stop()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-HEALTH_TAG = "sslctl.health"
 MIN_RANKME = 2.0
 MIN_LOSS_DROP = 0.05
 CHANCE_FACTOR = 1.5

@@ -83,17 +83,22 @@ class PipelineJob(Checkpointable):
     def _main(self, recipe: Any, world: int) -> dict[str, float]:
         from sslctl.pipeline import run_pipeline
         from sslctl.progress import PlainReporter
-        from sslctl.tracking import TAG, Tracker
+        from sslctl.tracking import Tracker
+        from sslctl.vocabulary import Tag
 
         tracker = Tracker()
-        prefix = "sslctl.slurm.eval_" if self.stages == "evaluate" else "sslctl.slurm."
+        evaluating = self.stages == "evaluate"
         tags = {
-            prefix + "job_id": os.environ.get("SLURM_JOB_ID", ""),
-            prefix + "requeues": os.environ.get("SLURM_RESTART_COUNT", "0"),
+            Tag.SLURM_EVAL_JOB_ID if evaluating else Tag.SLURM_JOB_ID: os.environ.get(
+                "SLURM_JOB_ID", ""
+            ),
+            Tag.SLURM_EVAL_REQUEUES if evaluating else Tag.SLURM_REQUEUES: os.environ.get(
+                "SLURM_RESTART_COUNT", "0"
+            ),
         }
-        if self.stages != "evaluate":
-            tags[f"{TAG}world_size"] = str(world)
-            tags[f"{TAG}slurm.nodes"] = os.environ.get("SLURM_JOB_NUM_NODES", "1")
+        if not evaluating:
+            tags[Tag.WORLD_SIZE] = str(world)
+            tags[Tag.SLURM_NODES] = os.environ.get("SLURM_JOB_NUM_NODES", "1")
         tracker.set_tags(self.run_id, tags)
         start = time.time()
         result = run_pipeline(

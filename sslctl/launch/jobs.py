@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sslctl.launch.cluster import SlurmError, run_command, submitted_jobs
+from sslctl.vocabulary import SETTLED, Status, Tag, running_stage, stage_states
 
 FINAL_STATES = {
     "COMPLETED",
@@ -91,7 +92,7 @@ class JobStatus:
 
 def job_status(entries: list[dict[str, Any]]) -> list[JobStatus]:
     """SLURM state, pipeline stage, epoch and MLflow run of each recorded job."""
-    from sslctl.tracking import STATUS_TAG, Tracker
+    from sslctl.tracking import Tracker
 
     states = slurm_states([e["job_id"] for e in entries])
     rows = []
@@ -103,17 +104,17 @@ def job_status(entries: list[dict[str, Any]]) -> list[JobStatus]:
         try:
             run = tracker.get(e["run_id"])
             tags = run.tags
-            running = [k.split(".")[-1] for k, v in tags.items() if k.startswith("sslctl.stage.")]
-            status = tags.get(STATUS_TAG, "")
-            if status in ("complete", "failed", "queued", "cancelled", "pretrained", "requeued"):
+            stages = list(stage_states(tags))
+            status = tags.get(Tag.STATUS, "")
+            if status in SETTLED:
                 stage = status
             else:
-                busy = [s for s in running if tags.get(f"sslctl.stage.{s}") == "running"]
-                stage = busy[0] if busy else (running[-1] if running else status or "starting")
+                busy = running_stage(tags)
+                stage = busy or (stages[-1] if stages else status or "starting")
             history = tracker.metric_history(e["run_id"], "pretrain/loss")
             epoch = max((step for step, _ in history), default=0)
             evaluating = e.get("part") == "evaluate"
-            requeues = tags.get(f"sslctl.slurm.{'eval_' if evaluating else ''}requeues", "0")
+            requeues = tags.get(Tag.SLURM_EVAL_REQUEUES if evaluating else Tag.SLURM_REQUEUES, "0")
         except Exception:  # run deleted or store unreachable: still show the job
             stage = "run missing"
         rows.append(
@@ -135,7 +136,7 @@ def job_status(entries: list[dict[str, Any]]) -> list[JobStatus]:
 def live_jobs(tags: dict[str, str]) -> list[str]:
     """The SLURM jobs recorded on a run (pretraining and evaluation job ids) that are
     still queued or running: a second submission must not write into that run."""
-    ids = [tags[k] for k in ("sslctl.slurm.job_id", "sslctl.slurm.eval_job_id") if tags.get(k)]
+    ids = [tags[k] for k in (Tag.SLURM_JOB_ID, Tag.SLURM_EVAL_JOB_ID) if tags.get(k)]
     states = slurm_states(ids) if ids else {}
     return [j for j in ids if j in states and states[j] not in FINAL_STATES]
 
@@ -177,7 +178,7 @@ def cancel(job_id: str) -> str:
         raise SlurmError(f"scancel {job_id} failed: {(out.stderr or out.stdout).strip()}")
     if entry is None:
         return ""
-    from sslctl.tracking import STATUS_TAG, Tracker
+    from sslctl.tracking import Tracker
 
     tracker = Tracker(entry.get("tracking_uri") or None)
     try:
@@ -190,7 +191,7 @@ def cancel(job_id: str) -> str:
             if slurm_states([job_id]).get(job_id, "CANCELLED") in FINAL_STATES:
                 break
             time.sleep(0.5)
-        tracker.set_tags(entry["run_id"], {STATUS_TAG: "cancelled"})
+        tracker.set_tags(entry["run_id"], {Tag.STATUS: Status.CANCELLED})
         tracker.finish(entry["run_id"], "KILLED")
     return entry["run_id"]
 

@@ -37,6 +37,7 @@ from sslctl.launch.jobs import live_jobs
 from sslctl.launch.resources import evaluation_request, world_size
 from sslctl.locks import RecipeBusy, recipe_lock
 from sslctl.recipe import Recipe, recipe_hash, to_yaml
+from sslctl.vocabulary import Status, Tag
 
 
 @dataclass
@@ -80,7 +81,7 @@ def submit_pipeline(
         )
     from sslctl.data import load_dataset
     from sslctl.pipeline import claim_run, preflight, runs_root
-    from sslctl.tracking import TAG, Tracker
+    from sslctl.tracking import Tracker
 
     dataset = load_dataset(
         recipe.data.name,
@@ -104,7 +105,7 @@ def submit_pipeline(
             source=source,
             force=force,
             tracker=tracker,
-            extra_tags={f"{TAG}launcher": "slurm"},
+            extra_tags={Tag.LAUNCHER: "slurm"},
         )
         if complete:
             return Submission("", Path(), run_id, recipe.experiment, rhash, world, reused=True)
@@ -123,7 +124,7 @@ def _submit(
     """Submit the job(s) for ``run_id`` and record them; a failed submission deletes a
     run created for it."""
     from sslctl.pipeline import runs_root
-    from sslctl.tracking import STATUS_TAG, TAG, tracking_uri
+    from sslctl.tracking import tracking_uri
 
     cfg = recipe.launcher
     chained = cfg.chain == "afterok"
@@ -154,14 +155,14 @@ def _submit(
         raise SlurmError(f"submission failed: {err}") from None
     job_ids = [str(job.job_id) for job in submitted]
     tags = {
-        STATUS_TAG: "queued",
-        "sslctl.slurm.job_id": job_ids[0],
-        "sslctl.slurm.folder": str(folder_of(job_ids[0])),
-        "sslctl.slurm.chain": cfg.chain,
-        f"{TAG}world_size": str(world),
+        Tag.STATUS: Status.QUEUED,
+        Tag.SLURM_JOB_ID: job_ids[0],
+        Tag.SLURM_FOLDER: str(folder_of(job_ids[0])),
+        Tag.SLURM_CHAIN: cfg.chain,
+        Tag.WORLD_SIZE: str(world),
     }
     if chained:
-        tags["sslctl.slurm.eval_job_id"] = job_ids[1]
+        tags[Tag.SLURM_EVAL_JOB_ID] = job_ids[1]
     tracker.set_tags(run_id, tags)
     parts = ["pretrain", "evaluate"] if chained else ["all"]
     for job_id, part in zip(job_ids, parts, strict=True):

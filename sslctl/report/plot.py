@@ -16,6 +16,7 @@ from sslctl.evals.health import FLAG
 from sslctl.report.aggregate import aggregate, field_priority, order_key, same_partition
 from sslctl.report.query import RunRow
 from sslctl.report.select import as_number, known_fields, resolve_field
+from sslctl.vocabulary import Tag
 
 PLOT_KEYS = {"x", "y", "hue", "out"}
 
@@ -174,11 +175,7 @@ def _series(
 
 def _parent_params(every_run: list[RunRow], sweep: str) -> dict[str, str]:
     parent = next(
-        (
-            r
-            for r in every_run
-            if r.tags.get("sslctl.sweep") == sweep and r.tags.get("sslctl.sweep_parent")
-        ),
+        (r for r in every_run if r.tags.get(Tag.SWEEP) == sweep and r.tags.get(Tag.SWEEP_PARENT)),
         None,
     )
     return parent.params if parent else {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sslctl.report.query import RunRow
+from sslctl.vocabulary import protocol_tag
 
 Describe = Callable[[RunRow], str | None]
 
@@ -23,12 +24,12 @@ BASELINE_PROTOCOL = (
 
 
 def _tag(name: str) -> Describe:
-    return lambda r: r.tags.get(f"sslctl.protocol.{name}")
+    return lambda r: r.tags.get(protocol_tag(name))
 
 
 def _knn(r: RunRow) -> str | None:
-    if "sslctl.protocol.knn" in r.tags:
-        return r.tags["sslctl.protocol.knn"]
+    if protocol_tag("knn") in r.tags:
+        return r.tags[protocol_tag("knn")]
     k = r.params.get("eval.knn.k")
     return f"weighted kNN k={k} on the cached features" if k else None
 
@@ -50,7 +51,7 @@ def _spectrum(r: RunRow) -> str:
 
 
 def _probe(r: RunRow) -> str:
-    logged = r.tags.get("sslctl.protocol.probe")
+    logged = r.tags.get(protocol_tag("probe"))
     if logged is None:  # runs from before eval.probe.kind existed probed with kNN
         k = r.params.get("eval.probe.k", "?")
         logged = f"kNN probe of the backbone during pretraining (k={k})"

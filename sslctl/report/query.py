@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sslctl.errors import SslctlError
-from sslctl.evals.health import HEALTH_TAG
+from sslctl.vocabulary import Tag, is_complete
 
 SPECIAL_FIELDS = ("run_id", "experiment", "status", "health")
 
@@ -37,21 +37,21 @@ class RunRow:
     def state(self) -> str:
         """sslctl's own status (``complete``, ``failed``, ``running``, ``interrupted``,
         ``pruned``, ``superseded``), else MLflow's in lower case."""
-        return self.tags.get("sslctl.status") or self.status.lower()
+        return self.tags.get(Tag.STATUS) or self.status.lower()
 
     @property
     def complete(self) -> bool:
-        return self.status == "FINISHED" and self.state in ("complete", "finished")
+        return is_complete(self.status, self.tags)
 
     @property
     def health(self) -> str:
         """``ok``, ``not trained`` (see :mod:`sslctl.evals.health`) or ``unchecked``."""
-        return self.tags.get(HEALTH_TAG, "unchecked").split(":", 1)[0]
+        return self.tags.get(Tag.HEALTH, "unchecked").split(":", 1)[0]
 
     @property
     def health_reason(self) -> str:
         """Why the run was flagged (empty when it trained or was not checked)."""
-        return self.tags.get(HEALTH_TAG, "").partition(": ")[2]
+        return self.tags.get(Tag.HEALTH, "").partition(": ")[2]
 
     def field(self, name: str) -> str | None:
         """A recipe field (param), ``tags.<name>``, ``run_id``, ``experiment``, ``status``,

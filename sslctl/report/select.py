@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sslctl.errors import SslctlError
 from sslctl.report.query import SPECIAL_FIELDS, RunRow
+from sslctl.vocabulary import Tag
 
 FILTER = re.compile(r"^\s*([\w.\-/]+?)\s*(!=|>=|<=|=|>|<)\s*(.*?)\s*$")
 ORDER: dict[str, Callable[[float, float], bool]] = {
@@ -109,15 +110,15 @@ def select(
     options, and the count per status of those left out for not being complete (none
     are left out with ``include_all``)."""
     pipeline_runs = [
-        r for r in rows if "sslctl.recipe_hash" in r.tags and not r.tags.get("sslctl.sweep_parent")
+        r for r in rows if Tag.RECIPE_HASH in r.tags and not r.tags.get(Tag.SWEEP_PARENT)
     ]
     if experiment is not None:
         _must_exist("--experiment", experiment, {r.experiment for r in rows})
         pipeline_runs = [r for r in pipeline_runs if r.experiment == experiment]
     if sweep is not None:
-        sweeps = {r.tags["sslctl.sweep"] for r in rows if "sslctl.sweep" in r.tags}
+        sweeps = {r.tags[Tag.SWEEP] for r in rows if Tag.SWEEP in r.tags}
         _must_exist("--sweep", sweep, sweeps)
-        pipeline_runs = [r for r in pipeline_runs if r.tags.get("sslctl.sweep") == sweep]
+        pipeline_runs = [r for r in pipeline_runs if r.tags.get(Tag.SWEEP) == sweep]
     known = known_fields(pipeline_runs)
     conditions = [parse_filter(text) for text in filters]
     if pipeline_runs:

@@ -28,12 +28,11 @@ def _number(v: float) -> str:
 
 def log_study(name: str, options: dict[str, Any], rows: list[Any], table_text: str) -> str:
     """Log options as params, every row's numbers as metrics, the table as an artifact."""
-    from sslctl.tracking import TAG, Tracker
+    from sslctl.tracking import Tracker
+    from sslctl.vocabulary import Tag
 
     tracker = Tracker()
-    run_id = tracker.create(
-        tracker.experiment_id("studies"), f"study-{name}", {f"{TAG}study": name}
-    )
+    run_id = tracker.create(tracker.experiment_id("studies"), f"study-{name}", {Tag.STUDY: name})
     tracker.log_params(run_id, options)
     metrics = {}
     for row in rows:

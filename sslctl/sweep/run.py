@@ -26,7 +26,8 @@ from sslctl.sweep.study import (
     study_name,
 )
 from sslctl.sweep.worker import work
-from sslctl.tracking import TAG, Tracker, tag_equals
+from sslctl.tracking import Tracker, tag_equals
+from sslctl.vocabulary import Tag
 
 States = optuna.trial.TrialState
 
@@ -64,14 +65,14 @@ def _parent_run(spec: SweepSpec, tracker: Tracker, name: str) -> str:
     experiment = spec.recipe_for({}, spec.seeds[0]).experiment
     exp_id = tracker.experiment_id(experiment)
     found = tracker.client.search_runs(
-        [exp_id], filter_string=tag_equals(f"{TAG}sweep_study", name), max_results=1
+        [exp_id], filter_string=tag_equals(Tag.SWEEP_STUDY, name), max_results=1
     )
     if found:
         return found[0].info.run_id
     run_id = tracker.create(
         exp_id,
         f"sweep-{spec.name}",
-        {f"{TAG}sweep": spec.name, f"{TAG}sweep_study": name, f"{TAG}sweep_parent": "true"},
+        {Tag.SWEEP: spec.name, Tag.SWEEP_STUDY: name, Tag.SWEEP_PARENT: "true"},
     )
     tracker.log_params(
         run_id,

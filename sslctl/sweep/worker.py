@@ -12,10 +12,10 @@ from typing import Any
 import optuna
 
 from sslctl.errors import Pruned, SslctlError
-from sslctl.evals.health import FLAG, HEALTH_TAG
+from sslctl.evals.health import FLAG
 from sslctl.sweep.spec import SweepSpec, load_sweep
 from sslctl.sweep.study import counted, create_or_load, open_storage, start_heartbeat, suggest
-from sslctl.tracking import TAG
+from sslctl.vocabulary import Tag
 
 States = optuna.trial.TrialState
 
@@ -52,8 +52,8 @@ def run_trial(spec: SweepSpec, trial: optuna.Trial, parent_run_id: str, say: Any
 
         tags = {
             "mlflow.parentRunId": parent_run_id,
-            f"{TAG}sweep": spec.name,
-            f"{TAG}trial": str(trial.number),
+            Tag.SWEEP: spec.name,
+            Tag.TRIAL: str(trial.number),
         }
         say(f"trial {trial.number} seed {seed}: {point}")
         rhash = recipe_hash(recipe)
@@ -68,7 +68,7 @@ def run_trial(spec: SweepSpec, trial: optuna.Trial, parent_run_id: str, say: Any
             )
         run_ids.append(result.run_id)
         trial.set_user_attr("run_ids", run_ids)
-        health = result.tags.get(HEALTH_TAG, "")
+        health = result.tags.get(Tag.HEALTH, "")
         if health.startswith(FLAG):
             flagged.append(f"seed {seed}: {health.removeprefix(FLAG + ': ')}")
             trial.set_user_attr("not_trained", flagged)

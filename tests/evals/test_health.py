@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sslctl.evals.health import FLAG, HEALTH_TAG, OK, check_training, loss_drop
+from sslctl.evals.health import FLAG, OK, check_training, loss_drop
+from sslctl.vocabulary import Tag
 from tests.conftest import RECIPES, TINY
 
 TRAINED = {"spectrum/rankme": 14.0, "spectrum/projector/rankme": 40.0, "linear/top1": 95.0}
@@ -69,9 +70,9 @@ def test_a_recipe_made_to_collapse_is_flagged_at_the_end_of_its_run(workdir: Pat
     )
     said: list[str] = []
     result = run_pipeline(collapse, source="collapse", say=said.append)
-    tag = result.tags[HEALTH_TAG]
+    tag = result.tags[Tag.HEALTH]
     assert tag.startswith(f"{FLAG}: ") and "probe at chance" in tag
     assert any(tag in line for line in said)
     healthy = run_pipeline(load_recipe(RECIPES / "vicreg.yaml", quick), source="tiny")
-    tag = healthy.tags[HEALTH_TAG]
+    tag = healthy.tags[Tag.HEALTH]
     assert "collapsed" not in tag and "chance" not in tag
