@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sslctl.errors import RecipeError, SslctlError
 from sslctl.recipe import Recipe, validate
-from sslctl.recipe.load import apply_overrides, compose, read_yaml
+from sslctl.recipe.load import apply_overrides, compose, parse_override, read_yaml, set_values
 
 TESTS = ("rank-correlation", "paired-difference", "paired-ratio")
 MIN_SEEDS = {"rank-correlation": 2, "paired-difference": 2, "paired-ratio": 2}
@@ -191,8 +191,10 @@ def load_claim(name_or_path: str, seeds: int | None = None) -> Claim:
     return claim
 
 
-def base_data(claim: Claim, scale: str) -> tuple[dict[str, Any], str]:
-    """The scale's base recipe as a dict (sweep file overrides and the scale's applied)."""
+def base_data(claim: Claim, scale: str) -> tuple[dict[str, Any], str, Any]:
+    """The scale's base recipe as a dict (sweep file overrides and the scale's applied),
+    its source, and the sweep file (None for a ``base`` recipe), whose links a varied
+    field carries along."""
     if scale not in claim.scales:
         raise ClaimFileError(
             str(claim.path), [f"scales.{scale}: not defined; defined: {list(claim.scales)}"]
@@ -211,42 +213,49 @@ def base_data(claim: Claim, scale: str) -> tuple[dict[str, Any], str]:
             raise ClaimFileError(str(claim.path), [f"scales.{scale}.sweep: {err}"]) from None
         base_path, pre = spec.base_path(), spec.set
     else:
-        base_path, pre = (claim.source_dir() / cfg.base).resolve(), []
+        spec, base_path, pre = None, (claim.source_dir() / cfg.base).resolve(), []
         if not base_path.is_file():
             raise ClaimFileError(
                 str(claim.path), [f"scales.{scale}.base: recipe {str(base_path)!r} not found"]
             )
     data = apply_overrides(compose(base_path), [*pre, *cfg.set])
-    return data, str(base_path)
+    return data, str(base_path), spec
 
 
-def _arm_overrides(overrides: list[str]) -> tuple[str | None, list[str]]:
-    name = next((o.split("=", 1)[1] for o in overrides if o.startswith("method.name=")), None)
-    return name, [o for o in overrides if not o.startswith("method.name=")]
+Values = list[tuple[str, Any]]  # (dotted recipe path, value), applied in order
 
 
-def build_recipe(data: dict[str, Any], overrides: list[str], seed: int, source: str) -> Recipe:
+def build_recipe(data: dict[str, Any], values: Values, seed: int, source: str) -> Recipe:
     """The base data with ``overrides`` and the seed; a ``method.name=`` override starts
     from that method's defaults (as a sweep point does)."""
     import copy
 
     data = copy.deepcopy(data)
-    method, rest = _arm_overrides(overrides)
+    method = next((v for path, v in values if path == "method.name"), None)
     if method is not None:
         data["method"] = {"name": method}
-    return validate(apply_overrides(data, [*rest, f"seed={seed}"]), source)
+    rest = [(path, v) for path, v in values if path != "method.name"]
+    return validate(set_values(data, [*rest, ("seed", seed)], "claim"), source)
 
 
-def points(claim: Claim) -> list[tuple[str, Any, list[str]]]:
-    """(arm or vary label, the varied value or None, overrides) of every point."""
+def points(claim: Claim, sweep: Any = None) -> list[tuple[str, Any, Values]]:
+    """(arm or vary label, the varied value or None, recipe values) of every point. A
+    varied field that ``sweep`` (the scale's sweep file) sweeps brings its links along, so
+    the claim's recipes are the sweep's own and its finished runs are reused."""
     if claim.vary is not None:
         out = []
+        field = claim.vary.field
         for value in claim.vary.values:
             text = value if isinstance(value, str) else _json(value)
-            fields = [claim.vary.field, *claim.vary.tie]
-            out.append((f"{claim.vary.field}={text}", value, [f"{f}={text}" for f in fields]))
+            values = [(f, value) for f in (field, *claim.vary.tie)]
+            if sweep is not None and field in sweep.space:
+                values += [(k, v) for k, v in sweep.linked({field: value}).items() if k != field]
+            out.append((f"{field}={text}", value, values))
         return out
-    return [(name, None, list(over)) for name, over in claim.arms.items()]
+    return [
+        (name, None, [(".".join(k), v) for k, v in map(parse_override, over)])
+        for name, over in claim.arms.items()
+    ]
 
 
 def _json(value: Any) -> str:
@@ -257,10 +266,10 @@ def _json(value: Any) -> str:
 
 def recipes(claim: Claim, scale: str) -> list[tuple[str, Any, int, Recipe]]:
     """(label, varied value, seed, recipe) for every point and seed of a pipeline claim."""
-    data, source = base_data(claim, scale)
+    data, source, sweep = base_data(claim, scale)
     return [
         (label, value, seed, build_recipe(data, over, seed, source))
-        for label, value, over in points(claim)
+        for label, value, over in points(claim, sweep)
         for seed in range(claim.seeds)
     ]
 
@@ -268,9 +277,9 @@ def recipes(claim: Claim, scale: str) -> list[tuple[str, Any, int, Recipe]]:
 def check_recipes(claim: Claim, scale: str) -> None:
     """Build every recipe of the scale once (seed 0): bad fields or values are errors that
     name the claim field they come from."""
-    data, source = base_data(claim, scale)
+    data, source, sweep = base_data(claim, scale)
     problems = []
-    for label, _, over in points(claim):
+    for label, _, over in points(claim, sweep):
         where = f"vary ({label})" if claim.vary is not None else f"arms.{label}"
         try:
             recipe = build_recipe(data, over, 0, source)

@@ -85,11 +85,22 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides; a path that the schema does not have is an error."""
+    """Apply ``--set`` overrides (``PATH=VALUE`` text, the value parsed as YAML); a path
+    that the schema does not have is an error."""
+    parsed = [parse_override(text) for text in overrides]
+    return set_values(data, [(".".join(keys), value) for keys, value in parsed], "--set")
+
+
+def set_values(
+    data: dict[str, Any], values: list[tuple[str, Any]], where: str = "--set"
+) -> dict[str, Any]:
+    """A copy of ``data`` with each dotted path set to its value, in order (structured
+    values: a sweep point, a claim's arm); a path the schema does not have is an error
+    from ``where``."""
     out = json.loads(json.dumps(data, default=list))  # deep copy of plain data
-    for text in overrides:
-        keys, value = parse_override(text)
-        _check_schema_path(keys, text, out)
+    for path, value in values:
+        keys = path.split(".")
+        _check_schema_path(keys, f"{path}={value!r}", out, where)
         node = out
         for key in keys[:-1]:
             if not isinstance(node.get(key), dict):
@@ -99,7 +110,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return out
 
 
-def _check_schema_path(keys: list[str], text: str, data: dict[str, Any]) -> None:
+def _check_schema_path(
+    keys: list[str], text: str, data: dict[str, Any], where: str = "--set"
+) -> None:
     model: type[BaseModel] = Recipe
     for depth, key in enumerate(keys):
         prefix = ".".join(keys[:depth]) or "the recipe"
@@ -110,7 +123,7 @@ def _check_schema_path(keys: list[str], text: str, data: dict[str, Any]) -> None
         if key not in allowed:
             hint = _suggest(key, allowed)
             raise RecipeError(
-                "--set", [f"{text!r}: {prefix} has no field {key!r}{hint}; fields: {allowed}"]
+                where, [f"{text!r}: {prefix} has no field {key!r}{hint}; fields: {allowed}"]
             )
         if model is MethodConfig:
             return
@@ -118,7 +131,7 @@ def _check_schema_path(keys: list[str], text: str, data: dict[str, Any]) -> None
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
         elif depth < len(keys) - 1:
-            raise RecipeError("--set", [f"{text!r}: {'.'.join(keys[: depth + 1])} is not a block"])
+            raise RecipeError(where, [f"{text!r}: {'.'.join(keys[: depth + 1])} is not a block"])
 
 
 def _method_name(data: dict[str, Any]) -> str:

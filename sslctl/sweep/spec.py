@@ -10,12 +10,12 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from sslctl.errors import RecipeError, SslctlError
 from sslctl.recipe import Recipe, validate
 from sslctl.recipe.checks import check_plain
-from sslctl.recipe.load import apply_overrides, compose, read_yaml
+from sslctl.recipe.load import apply_overrides, compose, read_yaml, set_values
 from sslctl.sweep.objective import check_objective
 
 
@@ -99,6 +99,7 @@ class SweepSpec(BaseModel):
     )
     probe_every: Annotated[int, Field(gt=0)] = 2
     path: Path | None = None
+    _base_data: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _grid_needs_lists(self) -> SweepSpec:
@@ -159,12 +160,13 @@ class SweepSpec(BaseModel):
         """The base recipe with the sweep's overrides, this point (linked paths included)
         and this seed. A point that changes ``method.name`` starts from that method's
         defaults."""
-        source = str(self.base_path())
-        data = apply_overrides(compose(self.base_path()), self.set)
+        if self._base_data is None:  # the base recipe is read once per sweep
+            self._base_data = apply_overrides(compose(self.base_path()), self.set)
+        data = self._base_data
         if "method.name" in point:
-            data["method"] = {"name": point["method.name"]}
-        overrides = [f"{k}={_yaml_value(v)}" for k, v in self.linked(point).items()]
-        return validate(apply_overrides(data, [*overrides, f"seed={seed}"]), source)
+            data = {**data, "method": {"name": point["method.name"]}}
+        values = [*self.linked(point).items(), ("seed", seed)]
+        return validate(set_values(data, values, f"sweep {self.name}"), str(self.base_path()))
 
 
 def _check_link(target: str, rule: str | dict[str, dict[Any, Any]], space: dict) -> None:
@@ -184,12 +186,6 @@ def _check_link(target: str, rule: str | dict[str, dict[Any, Any]], space: dict)
         missing = [v for v in values if v not in rule[source]]
         if missing:
             raise ValueError(f"link.{target}: no value for {source} = {missing}")
-
-
-def _yaml_value(value: Any) -> str:
-    import json
-
-    return json.dumps(value) if not isinstance(value, str) else value
 
 
 def find_sweep(name_or_path: str) -> Path:

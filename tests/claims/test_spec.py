@@ -106,3 +106,20 @@ def test_cli_bad_claim_exits_2_and_runs_nothing(tmp_path: Path) -> None:
     result = run_sslctl(tmp_path, "claims", "check", str(write(tmp_path)), "--seeds", "1")
     assert result.returncode == 2 and "--seeds: got 1" in result.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_claim_over_a_sweep_builds_the_sweeps_own_recipes() -> None:
+    """Varying a field the scale's sweep sweeps carries the sweep's links (out_dim, the
+    projector lr table), so the recipes hash like the sweep's and its runs are reused."""
+    from sslctl.recipe import recipe_hash
+    from sslctl.sweep.spec import load_sweep
+
+    claim = load_claim("projector-width-independence")
+    sweep = load_sweep("projector-width")
+    built = recipes(claim, "quick")
+    assert {v for _, v, _, _ in built} == set(sweep.space["projector.width"])
+    for _, width, seed, recipe in built:
+        assert recipe.projector.out_dim == width
+        assert recipe.projector.lr_scale == min(1.0, 1024 / width)
+        expected = sweep.recipe_for({"projector.width": width}, seed)
+        assert recipe_hash(recipe) == recipe_hash(expected)
