@@ -32,6 +32,7 @@ from sslctl.evals.features import Progress, raw_pixels
 from sslctl.evals.health import check_training
 from sslctl.evals.linear import chance_warning, protocol
 from sslctl.evals.suite import evaluate_encoder
+from sslctl.paths import FINAL_WEIGHTS, belongs_to
 from sslctl.recipe import Recipe, to_dict
 from sslctl.tracking import Tracker
 from sslctl.vocabulary import (
@@ -235,14 +236,12 @@ def load_weights(model: Any, workdir: Path, tracker: Tracker, run_id: str) -> No
     artifact ``checkpoints/model.pt``."""
     from sslctl.runtime import load_checkpoint
 
-    local = workdir / "model.pt"
-    meta = workdir / "meta.json"
-    belongs = meta.is_file() and json.loads(meta.read_text()).get("run_id") == run_id
+    local = workdir / FINAL_WEIGHTS
     with tempfile.TemporaryDirectory() as tmp:
-        path = local if belongs and local.is_file() else None
+        path = local if belongs_to(workdir, run_id) and local.is_file() else None
         if path is None:
             try:
-                got = download(tracker, run_id, "checkpoints/model.pt", tmp)
+                got = download(tracker, run_id, f"checkpoints/{FINAL_WEIGHTS}", tmp)
             except Exception as err:  # MLflow raises several types for a missing artifact
                 raise SslctlError(
                     f"run {run_id}: no pretrained weights (checkpoints/model.pt): {err}"

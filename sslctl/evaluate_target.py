@@ -167,7 +167,8 @@ def evaluate_external(
     from sslctl.evaluate import EvalContext, forget_evaluations, pending, run_evaluations
     from sslctl.external import external_hash, external_recipe, external_run, load_backbone
     from sslctl.models.backbones import build_backbone
-    from sslctl.pipeline import PipelineResult, close_run, runs_root
+    from sslctl.paths import run_folder
+    from sslctl.pipeline import PipelineResult, close_run
     from sslctl.runtime import pick_device, pick_dtype
     from sslctl.train import SSLModel
 
@@ -189,7 +190,7 @@ def evaluate_external(
         run = tracker.get(run_id)
         return PipelineResult(run_id, recipe.experiment, rhash, run.metrics, reused=True)
     device = pick_device(recipe.runtime.device)
-    workdir = runs_root() / rhash
+    workdir = run_folder(rhash)
     workdir.mkdir(parents=True, exist_ok=True)
     ctx = EvalContext(
         recipe, dataset, ood_sets, device, pick_dtype(recipe.runtime.precision, device),

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslctl.tracking import Tracker, sqlite_path, tracking_uri
+from sslctl.paths import sweeps_folder
+from sslctl.tracking import Tracker, tracking_uri
 from sslctl.vocabulary import HIDDEN, Tag, running_stage, stage_done
 
 
@@ -89,15 +90,9 @@ class SweepProgress:
     objective: str
 
 
-def sweep_folder() -> Path:
-    """Where the default journals live: ``sweeps/`` beside the sqlite MLflow store."""
-    db = sqlite_path(tracking_uri())
-    return (db.parent if db is not None else Path.cwd()) / "sweeps"
-
-
 def sweep_progress(folder: Path | None = None) -> list[SweepProgress]:
     """Trial counts per state for every study in the journals of ``folder``."""
-    journals = sorted((folder or sweep_folder()).glob("*.journal"))
+    journals = sorted((folder or sweeps_folder(tracking_uri())).glob("*.journal"))
     if not journals:
         return []
     import optuna

@@ -5,7 +5,6 @@ interrupted run continues from its last checkpoint, in the same MLflow run)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -14,16 +13,12 @@ from typing import Any, Literal
 
 from sslctl.errors import Pruned, RecipeError, SslctlError
 from sslctl.evaluate import forget_evaluations, pending
+from sslctl.paths import BINDING, belongs_to, run_folder
 from sslctl.recipe import Recipe, flatten, recipe_hash, to_dict, to_yaml
 from sslctl.tracking import Tracker, git_state
 from sslctl.vocabulary import Status, Tag
 
 STAGES = ("pretrain", "linear", "ood", "baselines")
-
-
-def runs_root() -> Path:
-    """Where checkpoints live: ``$SSLCTL_HOME/runs`` or ``./.sslctl/runs``."""
-    return Path(os.environ.get("SSLCTL_HOME", ".sslctl")) / "runs"
 
 
 @dataclass
@@ -92,7 +87,7 @@ def run_pipeline(
     preflight(recipe, dataset, source)
 
     tracker = tracker or Tracker()
-    workdir = runs_root() / rhash
+    workdir = run_folder(rhash)
     previous = (
         [tracker.get(run_id)] if run_id is not None else tracker.find(recipe.experiment, rhash)
     )
@@ -201,14 +196,14 @@ def _choose_run(
     """The run to pretrain in and the stages it has done: the given or an unfinished run
     whose checkpoint is on disk (resumed), else a new run (a finished one, under
     ``force``, is superseded)."""
-    workdir = runs_root() / rhash
+    workdir = run_folder(rhash)
     if run_id is not None:
-        if not _checkpoint_belongs(workdir, run_id):
+        if not belongs_to(workdir, run_id):
             _bind(workdir, run_id, source)  # someone else's checkpoint: start afresh
         tracker.reopen(run_id)
         return run_id, previous[0].tags
     unfinished = next((r for r in previous if not r.complete), None)
-    if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
+    if unfinished is not None and not force and belongs_to(workdir, unfinished.run_id):
         tracker.reopen(unfinished.run_id)
         return unfinished.run_id, unfinished.tags
     for old in previous:
@@ -235,9 +230,9 @@ def claim_run(
     done = next((r for r in previous if r.complete), None)
     if done is not None and not force:
         return done.run_id, not pending(recipe, done.tags)  # eval.* changed: evaluate again
-    workdir = runs_root() / rhash
+    workdir = run_folder(rhash)
     unfinished = next((r for r in previous if not r.complete), None)
-    if unfinished is not None and not force and _checkpoint_belongs(workdir, unfinished.run_id):
+    if unfinished is not None and not force and belongs_to(workdir, unfinished.run_id):
         if extra_tags:
             tracker.set_tags(unfinished.run_id, extra_tags)
         return unfinished.run_id, False
@@ -259,7 +254,7 @@ def _fresh_run(
         tracker.set_tags(unfinished.run_id, {Tag.STATUS: Status.SUPERSEDED})
         tracker.finish(unfinished.run_id, "KILLED")
     run_id = _new_run(tracker, recipe, rhash, source, extra_tags)
-    _bind(runs_root() / rhash, run_id, source)
+    _bind(run_folder(rhash), run_id, source)
     return run_id
 
 
@@ -267,15 +262,7 @@ def _bind(workdir: Path, run_id: str, source: str) -> None:
     """Reset the checkpoint folder and record which run its checkpoints belong to."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "meta.json").write_text(json.dumps({"run_id": run_id, "source": source}))
-
-
-def _checkpoint_belongs(workdir: Path, run_id: str) -> bool:
-    meta = workdir / "meta.json"
-    try:
-        return json.loads(meta.read_text()).get("run_id") == run_id
-    except (OSError, ValueError):
-        return False
+    (workdir / BINDING).write_text(json.dumps({"run_id": run_id, "source": source}))
 
 
 def _new_run(

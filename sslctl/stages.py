@@ -15,6 +15,7 @@ from sslctl.errors import SslctlError
 from sslctl.evals.diagnostics import held_out_features, spectrum_metrics, spectrum_of
 from sslctl.evals.features import Progress
 from sslctl.evaluate import EvalContext, load_weights, run_evaluations, spectrum_features
+from sslctl.paths import CHECKPOINT, FINAL_WEIGHTS
 from sslctl.recipe import Recipe
 from sslctl.runtime import atomic_save, pick_device, pick_dtype, seed_everything, torch_threads
 from sslctl.tracking import Tracker
@@ -58,7 +59,7 @@ def run_stages(
 
     with torch_threads(recipe.runtime.threads):
         seed_everything(recipe.seed)
-        trainer = Pretrainer(recipe, dataset, device, dtype, workdir / "checkpoint.pt")
+        trainer = Pretrainer(recipe, dataset, device, dtype, workdir / CHECKPOINT)
         pretrained = stage_done(done_tags, "pretrain")  # then its final weights are evaluated
         if pretrained:
             resumed_epoch = recipe.optim.epochs
@@ -93,7 +94,7 @@ def run_stages(
                     on_probe(stats.epoch, metrics["probe/top1"])
 
             trainer.fit(reporter, on_epoch=on_epoch)
-            final = workdir / "model.pt"
+            final = workdir / FINAL_WEIGHTS
             atomic_save(
                 {
                     "backbone": trainer.model.backbone.state_dict(),

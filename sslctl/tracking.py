@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sslctl.errors import SslctlError
+from sslctl.paths import sqlite_path
 from sslctl.vocabulary import StageState, Tag, check_tags, is_complete, stage_states, stage_tag
 
 
@@ -81,11 +82,6 @@ def tag_equals(key: str, value: str) -> str:
     if '"' not in value:
         return f'tags.`{key}` = "{value}"'
     raise SslctlError(f"{value!r}: both quote characters; cannot be searched in MLflow")
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (None for other stores)."""
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
 def store_lock(db: Path) -> Path:

@@ -117,7 +117,7 @@ def test_same_recipe_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     the one to train, as the holder was this test and trained nothing)."""
     import socket
 
-    from sslctl.pipeline import runs_root
+    from sslctl.paths import recipe_lock as lock_file
     from sslctl.recipe import load_recipe, recipe_hash
     from sslctl.tracking import Tracker
     from sslctl.vocabulary import Tag
@@ -128,7 +128,7 @@ def test_same_recipe_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     rhash = recipe_hash(load_recipe(recipe, tiny))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SSLCTL_HOME", str(tmp_path / ".sslctl"))
-    lock = runs_root() / f"{rhash}.lock"
+    lock = lock_file(rhash)
     tracker = Tracker(_uri(tmp_path))
     holder_run = tracker.create(
         tracker.experiment_id("quickstart"), "holder", {Tag.RECIPE_HASH: rhash}

@@ -151,7 +151,7 @@ def one_at_a_time(resolved: Any, wait: bool, console: Any) -> Iterator[None]:
     process with the same recipe exits (code 3) naming the holder, pid, host and MLflow
     run, or with ``wait`` waits for it and then finds the recipe finished."""
     from sslctl.locks import RecipeBusy, describe_owner, recipe_lock
-    from sslctl.pipeline import runs_root
+    from sslctl.paths import recipe_lock as lock_file
     from sslctl.recipe import recipe_hash
 
     rhash = recipe_hash(resolved)
@@ -169,7 +169,7 @@ def one_at_a_time(resolved: Any, wait: bool, console: Any) -> Iterator[None]:
         )
 
     try:
-        with recipe_lock(runs_root() / f"{rhash}.lock", rhash, wait=wait, on_wait=waiting):
+        with recipe_lock(lock_file(rhash), rhash, wait=wait, on_wait=waiting):
             yield
     except RecipeBusy as busy:
         raise RecipeBusy(rhash, with_run(busy.owner)) from None
@@ -185,8 +185,8 @@ def _command(recipe: Path, sets: list[str], force: bool) -> str:
 
 def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, console: object) -> None:
     """``pretrain --launcher slurm``: submit, print job id(s), log folder and MLflow run."""
-    from sslctl.launch.cluster import folder_of
     from sslctl.launch.slurm import submit_pipeline
+    from sslctl.paths import job_folder
     from sslctl.tracking import mlflow_ui_hint, tracking_uri
 
     sub = submit_pipeline(
@@ -209,7 +209,7 @@ def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, conso
         )
     lines += [
         f"  logs:       {escape(sub.folder)}"
-        + (f", {escape(folder_of(sub.eval_job_id))}" if sub.eval_job_id else ""),
+        + (f", {escape(job_folder(sub.eval_job_id))}" if sub.eval_job_id else ""),
         f"  MLflow run: {sub.run_id} in experiment '{escape(sub.experiment)}'",
         f"  follow:     sslctl status   cancel: sslctl cancel {' '.join(sub.jobs)}",
     ]
@@ -224,7 +224,7 @@ def _submit_slurm(resolved: object, recipe: Path, force: bool, wait: bool, conso
         epochs = resolved.optim.epochs if job_id == sub.job_id else 0
         with wait_display(console, job_id, epochs) as update:
             state = wait_job(job_id, sub.run_id, epochs, update)
-        console.print(f"job {job_id}: {state}; logs in {escape(folder_of(job_id))}")
+        console.print(f"job {job_id}: {state}; logs in {escape(job_folder(job_id))}")
         if state != "COMPLETED":
             raise typer.Exit(1)
     from sslctl.tracking import Tracker

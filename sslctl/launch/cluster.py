@@ -5,7 +5,6 @@ the record of the jobs sslctl submitted (``$SSLCTL_HOME/slurm/jobs.jsonl``, defa
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 
 from sslctl.errors import SslctlError
 from sslctl.launch.resources import executor_parameters, sbatch_options
+from sslctl.paths import job_registry, slurm_folder
 from sslctl.recipe.schema import LauncherConfig
 
 
@@ -21,22 +21,12 @@ class SlurmError(SslctlError):
     """SLURM is unreachable or refuses the request (exit code 2, nothing submitted)."""
 
 
-def sslctl_home() -> Path:
-    return Path(os.environ.get("SSLCTL_HOME", ".sslctl")).resolve()
+def job_environment() -> dict[str, str]:
+    """What a job needs to find this session's stores: the MLflow URI and sslctl's home."""
+    from sslctl.paths import home
+    from sslctl.tracking import tracking_uri
 
-
-def slurm_folder() -> Path:
-    """submitit's folder; ``%j`` becomes the job id (one folder per job)."""
-    return sslctl_home() / "slurm" / "%j"
-
-
-def folder_of(job_id: str) -> Path:
-    """The log folder of one submitted job (or array task)."""
-    return Path(str(slurm_folder()).replace("%j", job_id))
-
-
-def _registry() -> Path:
-    return sslctl_home() / "slurm" / "jobs.jsonl"
+    return {"MLFLOW_TRACKING_URI": tracking_uri(), "SSLCTL_HOME": str(home())}
 
 
 def run_command(cmd: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
@@ -84,7 +74,7 @@ def executor(cfg: LauncherConfig, name: str, after: str | None = None) -> Any:
 
 
 def record(entry: dict[str, Any]) -> None:
-    path = _registry()
+    path = job_registry()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         handle.write(json.dumps(entry) + "\n")
@@ -93,7 +83,7 @@ def record(entry: dict[str, Any]) -> None:
 def submitted_jobs() -> list[dict[str, Any]]:
     """Jobs submitted from this working directory, oldest first."""
     try:
-        lines = _registry().read_text().splitlines()
+        lines = job_registry().read_text().splitlines()
     except OSError:
         return []
     cwd = str(Path.cwd())

@@ -125,7 +125,7 @@ class PipelineJob(Checkpointable):
 def _follow(recipe: Any) -> None:
     """Ranks other than 0: pretraining only, from the same checkpoint as rank 0."""
     from sslctl.data import load_dataset
-    from sslctl.pipeline import runs_root
+    from sslctl.paths import CHECKPOINT, run_folder
     from sslctl.recipe import recipe_hash
     from sslctl.runtime import pick_device, pick_dtype, seed_everything, torch_threads
     from sslctl.train import Pretrainer
@@ -135,7 +135,7 @@ def _follow(recipe: Any) -> None:
     )
     device = pick_device(recipe.runtime.device)
     dtype = pick_dtype(recipe.runtime.precision, device)
-    checkpoint = runs_root() / recipe_hash(recipe) / "checkpoint.pt"
+    checkpoint = run_folder(recipe_hash(recipe)) / CHECKPOINT
     with torch_threads(recipe.runtime.threads):
         seed_everything(recipe.seed)
         trainer = Pretrainer(recipe, dataset, device, dtype, checkpoint)

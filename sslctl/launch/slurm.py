@@ -29,13 +29,14 @@ from sslctl.launch.cluster import (
     SlurmError,
     check_cluster,
     executor,
-    folder_of,
+    job_environment,
     record,
-    sslctl_home,
 )
 from sslctl.launch.jobs import live_jobs
 from sslctl.launch.resources import evaluation_request, world_size
 from sslctl.locks import RecipeBusy, recipe_lock
+from sslctl.paths import JOB_RECIPE, job_folder, run_folder
+from sslctl.paths import recipe_lock as lock_file
 from sslctl.recipe import Recipe, recipe_hash, to_yaml
 from sslctl.vocabulary import Status, Tag
 
@@ -80,7 +81,7 @@ def submit_pipeline(
             ],
         )
     from sslctl.data import load_dataset
-    from sslctl.pipeline import claim_run, preflight, runs_root
+    from sslctl.pipeline import claim_run, preflight
     from sslctl.tracking import Tracker
 
     dataset = load_dataset(
@@ -93,7 +94,7 @@ def submit_pipeline(
     tracker = Tracker()
     rhash = recipe_hash(recipe)
     # one submission at a time per recipe here, and none while a job of it is live
-    with recipe_lock(runs_root() / f"{rhash}.lock", rhash):
+    with recipe_lock(lock_file(rhash), rhash):
         previous = tracker.find(recipe.experiment, rhash)
         for run in previous:
             live = [] if run.complete else live_jobs(run.tags)
@@ -123,16 +124,15 @@ def _submit(
 ) -> Submission:
     """Submit the job(s) for ``run_id`` and record them; a failed submission deletes a
     run created for it."""
-    from sslctl.pipeline import runs_root
     from sslctl.tracking import tracking_uri
 
     cfg = recipe.launcher
     chained = cfg.chain == "afterok"
     rhash = recipe_hash(recipe)
-    workdir = runs_root().resolve() / rhash
-    recipe_file = workdir / "recipe.yaml"
+    workdir = run_folder(rhash)
+    recipe_file = workdir / JOB_RECIPE
     recipe_file.write_text(to_yaml(recipe))
-    env = {"MLFLOW_TRACKING_URI": tracking_uri(), "SSLCTL_HOME": str(sslctl_home())}
+    env = job_environment()
     from sslctl.launch.job import PipelineJob
 
     def job_for(stages: str) -> PipelineJob:
@@ -157,7 +157,7 @@ def _submit(
     tags = {
         Tag.STATUS: Status.QUEUED,
         Tag.SLURM_JOB_ID: job_ids[0],
-        Tag.SLURM_FOLDER: str(folder_of(job_ids[0])),
+        Tag.SLURM_FOLDER: str(job_folder(job_ids[0])),
         Tag.SLURM_CHAIN: cfg.chain,
         Tag.WORLD_SIZE: str(world),
     }
@@ -175,7 +175,7 @@ def _submit(
                 "hash": rhash,
                 "part": part,
                 "epochs": recipe.optim.epochs if part != "evaluate" else 0,
-                "folder": str(folder_of(job_id)),
+                "folder": str(job_folder(job_id)),
                 "cwd": str(Path.cwd()),
                 "tracking_uri": tracking_uri(),
                 "submitted": time.time(),
@@ -184,7 +184,7 @@ def _submit(
     say(f"submitted {' -> '.join(job_ids)} ({cfg.chain})")
     return Submission(
         job_ids[0],
-        folder_of(job_ids[0]),
+        job_folder(job_ids[0]),
         run_id,
         recipe.experiment,
         rhash,

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sslctl.launch.cluster import check_cluster, executor, folder_of, record, submitted_jobs
-from sslctl.launch.cluster import sslctl_home as home
+from sslctl.launch.cluster import check_cluster, executor, job_environment, record, submitted_jobs
 from sslctl.launch.jobs import FINAL_STATES, slurm_states
+from sslctl.paths import job_folder
 
 
 def worker_request(spec: Any) -> Any:
@@ -52,7 +52,7 @@ def submit_sweep_workers(
         "--parent-run",
         parent_run_id,
     ]
-    env = {"MLFLOW_TRACKING_URI": tracking_uri(), "SSLCTL_HOME": str(home())}
+    env = job_environment()
     array = executor(cfg, f"sslctl-sweep-{spec.name}")
     array.update_parameters(array_parallelism=parallelism)
     cwd = str(Path.cwd())
@@ -67,7 +67,7 @@ def submit_sweep_workers(
                 "study": study,
                 "part": "sweep worker",
                 "epochs": 0,
-                "folder": str(folder_of(str(job.job_id))),
+                "folder": str(job_folder(str(job.job_id))),
                 "cwd": cwd,
                 "tracking_uri": tracking_uri(),
                 "submitted": time.time(),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sslctl.errors import SslctlError
+from sslctl.paths import sqlite_path
 from sslctl.vocabulary import Tag, is_complete
 
 SPECIAL_FIELDS = ("run_id", "experiment", "status", "health")
@@ -92,15 +93,6 @@ def load_runs(uri: str, choose: MetricChoice | None = None) -> Store:
         except sqlite3.DatabaseError:
             pass  # not the schema we know (older or newer MLflow): let MLflow read it
     return read_client(uri, choose=choose)
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The file of a ``sqlite:///relative.db`` or ``sqlite:////abs.db`` URI (query string
-    dropped); None for any other URI, and for in-memory sqlite."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
 
 
 def read_sqlite(path: Path, choose: MetricChoice | None = None) -> Store:

@@ -13,6 +13,7 @@ from typing import Any
 
 import optuna
 
+from sslctl.paths import sweep_logs
 from sslctl.recipe import to_yaml
 from sslctl.sweep.spec import SweepSpec
 from sslctl.sweep.study import (
@@ -168,7 +169,7 @@ def _slurm_workers(
 def _local_workers(
     spec: SweepSpec, url: str, parent: str, n: int, study: optuna.Study, say: Any
 ) -> None:
-    logs = Path(url).parent / spec.name if "://" not in url else Path(".sslctl/sweeps") / spec.name
+    logs = sweep_logs(spec.name, url)
     logs.mkdir(parents=True, exist_ok=True)
     assert spec.path is not None
     procs = []

@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 
 from sslctl.errors import SslctlError
+from sslctl.paths import sweeps_folder
 from sslctl.sweep.spec import Choices, Range, SweepSpec
 
 HEARTBEAT_S = 10.0
@@ -25,11 +26,9 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def default_storage(spec: SweepSpec) -> str:
     """A journal file next to the MLflow store: ``<store dir>/sweeps/<name>.journal``."""
-    from sslctl.tracking import sqlite_path, tracking_uri
+    from sslctl.tracking import tracking_uri
 
-    db = sqlite_path(tracking_uri())
-    base = db.parent if db is not None else Path.cwd()
-    return str(base / "sweeps" / f"{spec.name}.journal")
+    return str(sweeps_folder(tracking_uri()) / f"{spec.name}.journal")
 
 
 def check_storage(url: str) -> None:

@@ -32,7 +32,8 @@ def run_trial(spec: SweepSpec, trial: optuna.Trial, parent_run_id: str, say: Any
     """Run every seed of the trial's point; return the mean objective. Seeds whose run
     did not train (:mod:`sslctl.evals.health`) are listed in the ``not_trained`` attr."""
     from sslctl.locks import recipe_lock
-    from sslctl.pipeline import run_pipeline, runs_root
+    from sslctl.paths import recipe_lock as lock_file
+    from sslctl.pipeline import run_pipeline
     from sslctl.recipe import recipe_hash
 
     point = suggest(trial, spec)
@@ -58,7 +59,7 @@ def run_trial(spec: SweepSpec, trial: optuna.Trial, parent_run_id: str, say: Any
         say(f"trial {trial.number} seed {seed}: {point}")
         rhash = recipe_hash(recipe)
         # the same recipe running elsewhere (another sweep, a pretrain): wait, then reuse it
-        with recipe_lock(runs_root() / f"{rhash}.lock", rhash, wait=True):
+        with recipe_lock(lock_file(rhash), rhash, wait=True):
             result = run_pipeline(
                 recipe,
                 source=f"sweep {spec.name}",

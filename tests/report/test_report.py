@@ -7,8 +7,9 @@ import math
 import pytest
 
 from sslctl.errors import SslctlError
+from sslctl.paths import sqlite_path
 from sslctl.report.aggregate import build_report, glob_match, pivot
-from sslctl.report.query import RunRow, load_runs, read_client, read_sqlite, sqlite_path
+from sslctl.report.query import RunRow, load_runs, read_client, read_sqlite
 from sslctl.report.select import select
 from tests.report.store import HSIC, KNN_PROTOCOL, LINEAR_PROTOCOL, OOD_PROTOCOL
 
