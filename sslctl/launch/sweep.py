@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -35,23 +34,12 @@ def submit_sweep_workers(
     each running ``python -m sslctl.sweep.worker <sweep> --storage URL --parent-run ID``.
     Resources come from the base recipe's ``launcher:`` block, one process per task (one
     GPU when the block asks for GPUs). Returns the array task ids (``<job>_<i>``)."""
+    from sslctl.sweep.spec import worker_command
     from sslctl.tracking import tracking_uri
 
     cfg = worker_request(spec)
     check_cluster(cfg)
-    if "://" not in storage_url:
-        storage_url = str(Path(storage_url).resolve())
-    assert spec.path is not None
-    cmd = [
-        sys.executable,
-        "-m",
-        "sslctl.sweep.worker",
-        str(Path(spec.path).resolve()),
-        "--storage",
-        storage_url,
-        "--parent-run",
-        parent_run_id,
-    ]
+    cmd = worker_command(spec, storage_url, parent_run_id)
     env = job_environment()
     array = executor(cfg, f"sslctl-sweep-{spec.name}")
     array.update_parameters(array_parallelism=parallelism)

@@ -5,7 +5,6 @@ and the best recipe as YAML. Running the same sweep again continues where it sto
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ import optuna
 
 from sslctl.paths import sweep_logs
 from sslctl.recipe import to_yaml
-from sslctl.sweep.spec import SweepSpec
+from sslctl.sweep.spec import SweepSpec, worker_command
 from sslctl.sweep.study import (
     check_storage,
     counted,
@@ -171,20 +170,10 @@ def _local_workers(
 ) -> None:
     logs = sweep_logs(spec.name, url)
     logs.mkdir(parents=True, exist_ok=True)
-    assert spec.path is not None
+    cmd = worker_command(spec, url, parent)
     procs = []
     for i in range(n):
         log = open(logs / f"worker-{i}.log", "a")  # noqa: SIM115 - closed below
-        cmd = [
-            sys.executable,
-            "-m",
-            "sslctl.sweep.worker",
-            str(spec.path.resolve()),
-            "--storage",
-            url,
-            "--parent-run",
-            parent,
-        ]
         procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
     say(f"{n} workers started; logs in {logs}")
     try:

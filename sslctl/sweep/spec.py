@@ -188,6 +188,26 @@ def _check_link(target: str, rule: str | dict[str, dict[Any, Any]], space: dict)
             raise ValueError(f"link.{target}: no value for {source} = {missing}")
 
 
+def worker_command(spec: SweepSpec, storage: str, parent_run_id: str) -> list[str]:
+    """The command line of one sweep worker (a local process or a SLURM array task):
+    ``python -m sslctl.sweep.worker SWEEP --storage URL --parent-run ID``, paths absolute."""
+    import sys
+
+    assert spec.path is not None
+    if "://" not in storage:
+        storage = str(Path(storage).resolve())
+    return [
+        sys.executable,
+        "-m",
+        "sslctl.sweep.worker",
+        str(Path(spec.path).resolve()),
+        "--storage",
+        storage,
+        "--parent-run",
+        parent_run_id,
+    ]
+
+
 def find_sweep(name_or_path: str) -> Path:
     """``projector-width`` -> ``sweeps/projector-width.yaml``; a path is used as is."""
     path = Path(name_or_path)
