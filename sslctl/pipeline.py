@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -63,31 +64,92 @@ def run_pipeline(
     weights, into the same run (every evaluation stage with ``reevaluate``).
     ``progress(what, done, total)`` hears of the evaluations' feature batches and epochs.
     """
-    from sslctl.data import load_dataset
-    from sslctl.data.oodsets import load_sets
+    from sslctl.stages import RunContext, run_stages, setup_trainer
 
     start = time.perf_counter()
     rhash = recipe_hash(recipe)
-    dataset = load_dataset(
-        recipe.data.name,
-        root=recipe.data.root,
-        download=recipe.data.download,
-        image_size=recipe.data.image_size,
+    dataset, ood_sets = load_data(recipe, say)
+    trainer = setup_trainer(recipe, dataset, run_folder(rhash))  # the run's one model
+    preflight(recipe, dataset, source, trainer)
+    tracker = tracker or Tracker()
+    opened = open_run(
+        tracker, recipe, rhash, source, force, extra_tags or {}, run_id, stages, reevaluate, say
     )
-    ood = recipe.eval.ood
+    if isinstance(opened, PipelineResult):
+        return opened
+    ctx = RunContext(
+        recipe,
+        dataset,
+        ood_sets,
+        trainer,
+        tracker,
+        opened.run_id,
+        run_folder(rhash),
+        opened.tags,
+        stages=opened.stages,
+        say=say,
+        reporter=reporter,
+        on_probe=on_probe,
+        progress=progress,
+    )
+    resumed_epoch = execute(ctx, run_stages, was_complete=opened.was_complete)
+    final = tracker.get(ctx.run_id)
+    return PipelineResult(
+        ctx.run_id,
+        recipe.experiment,
+        rhash,
+        final.metrics,
+        resumed_epoch=resumed_epoch,
+        seconds=time.perf_counter() - start,
+        tags=final.tags,
+    )
+
+
+def load_data(recipe: Recipe, say: Any = print) -> tuple[Any, dict[str, Any]]:
+    """The recipe's dataset and its out-of-domain sets."""
+    from sslctl.data import load_dataset
+    from sslctl.data.oodsets import load_sets
+
+    data, ood = recipe.data, recipe.eval.ood
+    dataset = load_dataset(
+        data.name, root=data.root, download=data.download, image_size=data.image_size
+    )
     ood_sets = load_sets(
         ood.datasets,
         dataset,
         severities=tuple(ood.severities),
         corruptions=tuple(ood.corruptions) if ood.corruptions else None,
-        root=recipe.data.root,
-        download=recipe.data.download,
+        root=data.root,
+        download=data.download,
         warn=say,
     )
-    preflight(recipe, dataset, source)
+    return dataset, ood_sets
 
-    tracker = tracker or Tracker()
-    workdir = run_folder(rhash)
+
+@dataclass
+class OpenedRun:
+    """The MLflow run a pipeline works in, the stages it has done (its tags), which
+    stages to run, and whether it was complete before (a finished run evaluated again)."""
+
+    run_id: str
+    tags: dict[str, str]
+    stages: str
+    was_complete: bool = False
+
+
+def open_run(
+    tracker: Tracker,
+    recipe: Recipe,
+    rhash: str,
+    source: str,
+    force: bool,
+    extra_tags: dict[str, str],
+    run_id: str | None,
+    stages: str,
+    reevaluate: bool,
+    say: Any,
+) -> OpenedRun | PipelineResult:
+    """The run to work in, or the finished run that already answers the recipe."""
     previous = (
         [tracker.get(run_id)] if run_id is not None else tracker.find(recipe.experiment, rhash)
     )
@@ -99,41 +161,31 @@ def run_pipeline(
             return PipelineResult(
                 done.run_id, recipe.experiment, rhash, done.metrics, reused=True, tags=done.tags
             )
-        run_id, stages = done.run_id, "evaluate"  # the same pretraining: evaluate it again
-        say(f"run {run_id} is pretrained; evaluating: {', '.join(todo)}")
+        say(f"run {done.run_id} is pretrained; evaluating: {', '.join(todo)}")
+        tracker.reopen(done.run_id)
+        tracker.log_text(done.run_id, to_yaml(recipe), "recipe.yaml")
+        return OpenedRun(done.run_id, tags, "evaluate", was_complete=True)
+    if run_id is not None and stages == "evaluate":
         tracker.reopen(run_id)
-        tracker.log_text(run_id, to_yaml(recipe), "recipe.yaml")
-    elif run_id is not None and stages == "evaluate":
-        tags = forget_evaluations(previous[0].tags) if reevaluate else previous[0].tags
-        tracker.reopen(run_id)
-    else:
-        run_id, tags = _choose_run(
-            tracker, recipe, rhash, source, extra_tags or {}, previous, run_id, force
-        )
-    tracker.set_tags(run_id, {Tag.STATUS: Status.RUNNING})
-    was = done is not None  # a finished run evaluated again stays complete on failure
-    try:
-        from sslctl.stages import run_stages
+        tags = previous[0].tags
+        return OpenedRun(run_id, forget_evaluations(tags) if reevaluate else tags, stages)
+    run_id, tags = _choose_run(tracker, recipe, rhash, source, extra_tags, previous, run_id, force)
+    return OpenedRun(run_id, tags, stages)
 
-        result = run_stages(
-            recipe,
-            dataset,
-            ood_sets,
-            tracker=tracker,
-            run_id=run_id,
-            workdir=workdir,
-            done_tags=tags,
-            reporter=reporter,
-            say=say,
-            on_probe=on_probe,
-            stages=stages,
-            progress=progress,
-        )
+
+def execute(ctx: Any, work: Callable[[Any], int], *, was_complete: bool) -> int:
+    """Run ``work(ctx)`` with the run marked running; close it by what happened: complete
+    (or pretrained, for the first half of a chain), failed, interrupted, pruned, or left
+    open for a SLURM requeue."""
+    tracker, run_id = ctx.tracker, ctx.run_id
+    tracker.set_tags(run_id, {Tag.STATUS: Status.RUNNING})
+    try:
+        resumed_epoch = work(ctx)
     except Pruned as err:
-        close_run(tracker, run_id, Status.PRUNED, "KILLED", str(err), was_complete=was)
+        close_run(tracker, run_id, Status.PRUNED, "KILLED", str(err), was_complete=was_complete)
         raise
     except KeyboardInterrupt:
-        close_run(tracker, run_id, Status.INTERRUPTED, "KILLED", None, was_complete=was)
+        close_run(tracker, run_id, Status.INTERRUPTED, "KILLED", None, was_complete=was_complete)
         raise
     except SystemExit:
         # submitit on preemption or timeout (USR2): checkpointed and requeued; the job
@@ -141,24 +193,16 @@ def run_pipeline(
         tracker.set_tags(run_id, {Tag.STATUS: Status.REQUEUED})
         raise
     except BaseException as err:
-        close_run(tracker, run_id, Status.FAILED, "FAILED", str(err)[:4000], was_complete=was)
+        error = str(err)[:4000]
+        close_run(tracker, run_id, Status.FAILED, "FAILED", error, was_complete=was_complete)
         raise
     tracker.delete_tag(run_id, Tag.ERROR)  # from an earlier failed attempt
-    if stages == "pretrain":
+    if ctx.stages == "pretrain":
         tracker.set_tags(run_id, {Tag.STATUS: Status.PRETRAINED})  # the evaluations come next
     else:
         tracker.set_tags(run_id, {Tag.STATUS: Status.COMPLETE})
         tracker.finish(run_id, "FINISHED")
-    final = tracker.get(run_id)
-    return PipelineResult(
-        run_id,
-        recipe.experiment,
-        rhash,
-        final.metrics,
-        resumed_epoch=result.resumed_epoch,
-        seconds=time.perf_counter() - start,
-        tags=final.tags,
-    )
+    return resumed_epoch
 
 
 def close_run(
@@ -292,12 +336,13 @@ def _new_run(
     return run_id
 
 
-def preflight(recipe: Recipe, dataset: Any, source: str) -> None:
-    """Cheap checks that need the data or the loss, done before any MLflow run exists."""
-    import torch
+def preflight(recipe: Recipe, dataset: Any, source: str, trainer: Any = None) -> None:
+    """Cheap checks that need the data or the loss, done before any MLflow run exists.
+    ``trainer``: the run's :class:`~sslctl.train.Pretrainer` (its model and a copy of its
+    loss are checked); without it (a SLURM login node) the model is built here."""
+    import copy
 
-    from sslctl.methods import build_loss
-    from sslctl.train import build_model
+    import torch
 
     n_train = len(dataset.train.images)
     if recipe.optim.batch_size > n_train:
@@ -308,12 +353,19 @@ def preflight(recipe: Recipe, dataset: Any, source: str) -> None:
                 f"{n_train} training images of {recipe.data.name}"
             ],
         )
-    model = build_model(recipe, dataset.train.images.shape[1])
-    loss_fn = build_loss(recipe.method.name, **recipe.method.params())
+    if trainer is None:
+        from sslctl.methods import build_loss
+        from sslctl.train import build_model
+
+        embed_dim = build_model(recipe, dataset.train.images.shape[1]).embed_dim
+        loss_fn = build_loss(recipe.method.name, **recipe.method.params())
+    else:  # a copy: the check must not touch the loss's state
+        embed_dim, loss_fn = trainer.model.embed_dim, copy.deepcopy(trainer.loss_fn)
     gen = torch.Generator().manual_seed(0)
-    z1 = torch.randn(recipe.optim.batch_size, model.embed_dim, generator=gen)
+    z1 = torch.randn(recipe.optim.batch_size, embed_dim, generator=gen)
     z2 = z1 + 0.1 * torch.randn(z1.shape, generator=gen)
     try:
-        loss_fn(z1, z2)
+        with torch.random.fork_rng(devices=[]):  # the training's random stream untouched
+            loss_fn(z1, z2)
     except (ValueError, SslctlError) as err:
         raise RecipeError(source, [f"method ({recipe.method.name}): {err}"]) from None

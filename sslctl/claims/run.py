@@ -12,6 +12,7 @@ experiments of :mod:`sslctl.studies` and log them as ``sslctl study`` does.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -67,26 +68,55 @@ def pipeline_trials(
     if missing and launcher == "slurm":
         _on_slurm([item[3] for item in missing], claim.name, say)
     elif missing and workers > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_run_one, item[3], claim.name) for item in missing]
-            for i, future in enumerate(futures):
-                label, _, seed, _ = missing[i]
-                say(f"  {label} seed {seed}: run {future.result()}")
+        _in_processes(missing, claim.name, workers, say)
     else:
         for label, _, seed, recipe in missing:
             say(f"  {label} seed {seed}: running")
-            say(f"  {label} seed {seed}: run {_run_one(recipe, claim.name)}")
-    trials = []
-    for label, value, seed, recipe in todo:
-        ref = _finished(tracker, recipe)
-        if ref is None:
-            raise SslctlError(
-                f"claim {claim.name}: the run of {label} seed {seed} did not finish; "
-                "see `sslctl status`, then run the check again"
-            )
-        trials.append(Trial(label, value, seed, ref.run_id, ref.metrics))
-    return trials
+            say(f"  {label} seed {seed}: {_outcome(lambda r=recipe: _run_one(r, claim.name))}")
+    return [_trial(tracker, *item) for item in todo]
+
+
+def _outcome(run: Callable[[], str]) -> str:
+    """``run <id>``, or why the run failed (a failed run does not stop the others)."""
+    try:
+        return f"run {run()}"
+    except Exception as err:  # the pipeline closed the run as failed, with its error
+        return f"failed: {str(err)[:300]}"
+
+
+def _trial(tracker: Tracker, label: str, value: Any, seed: int, recipe: Recipe) -> Trial:
+    """The finished run of one point and seed, or the run that did not finish (its error
+    recorded; the verdict leaves it out and says so)."""
+    ref = _finished(tracker, recipe)
+    if ref is not None:
+        return Trial(label, value, seed, ref.run_id, ref.metrics)
+    found = tracker.find(recipe.experiment, recipe_hash(recipe))
+    if not found:
+        raise SslctlError(f"the run of {label} seed {seed} was not found after running it")
+    last = found[0]
+    error = last.tags.get(Tag.ERROR) or f"status {last.tags.get(Tag.STATUS, last.status)}"
+    return Trial(label, value, seed, last.run_id, {}, error=error[:500])
+
+
+def _in_processes(missing: list[Any], claim: str, workers: int, say: Say) -> None:
+    """The missing runs in ``workers`` spawned processes that split the cores."""
+    from sslctl.launch.resources import local_worker_env
+
+    env = local_worker_env(workers)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # inherited by the spawned workers, read when torch loads
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_run_one, item[3], claim) for item in missing]
+            for (label, _, seed, _), future in zip(missing, futures, strict=True):
+                say(f"  {label} seed {seed}: {_outcome(future.result)}")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _on_slurm(missing: list[Recipe], claim: str, say: Say) -> None:

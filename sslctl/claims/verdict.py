@@ -31,6 +31,7 @@ class Trial:
     seed: int
     run_id: str
     metrics: dict[str, float]
+    error: str = ""  # why the run did not finish (it then has no metrics)
 
 
 @dataclass
@@ -131,7 +132,13 @@ def evaluate(claim: Claim, trials: list[Trial], scale: str) -> ClaimResult:
     """Every comparison of the claim, and the combined verdict (contradicted if any is,
     supported only if all are). A comparison that cannot be computed (too few finite
     values) is recorded as a note and makes the claim inconclusive."""
-    comparisons, notes = [], []
+    comparisons: list[Comparison] = []
+    notes = [
+        f"{t.label} seed {t.seed}: run {t.run_id or '-'} did not finish, left out of the "
+        f"test: {t.error}"
+        for t in trials
+        if t.error
+    ]
     metrics = metric_names(claim.measure, trials) or [claim.measure]
     for metric in metrics:
         targets = [None] if claim.test == "rank-correlation" else claim.compare.treatment  # type: ignore[union-attr]
@@ -144,7 +151,8 @@ def evaluate(claim: Claim, trials: list[Trial], scale: str) -> ClaimResult:
             except ValueError as err:
                 notes.append(f"{metric} {target or ''}: not computed ({err})")
     verdicts = [c.verdict for c in comparisons]
-    overall = combine(verdicts) if not notes else combine([*verdicts, "inconclusive"])
+    computed = len(notes) == sum(bool(t.error) for t in trials)  # every comparison made
+    overall = combine(verdicts) if computed else combine([*verdicts, "inconclusive"])
     return ClaimResult(
         claim.name,
         claim.title,

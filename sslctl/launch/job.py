@@ -125,19 +125,15 @@ class PipelineJob(Checkpointable):
 def _follow(recipe: Any) -> None:
     """Ranks other than 0: pretraining only, from the same checkpoint as rank 0."""
     from sslctl.data import load_dataset
-    from sslctl.paths import CHECKPOINT, run_folder
+    from sslctl.paths import run_folder
     from sslctl.recipe import recipe_hash
-    from sslctl.runtime import pick_device, pick_dtype, seed_everything, torch_threads
-    from sslctl.train import Pretrainer
+    from sslctl.runtime import torch_threads
+    from sslctl.stages import setup_trainer
 
     dataset = load_dataset(
         recipe.data.name, root=recipe.data.root, download=False, image_size=recipe.data.image_size
     )
-    device = pick_device(recipe.runtime.device)
-    dtype = pick_dtype(recipe.runtime.precision, device)
-    checkpoint = run_folder(recipe_hash(recipe)) / CHECKPOINT
+    trainer = setup_trainer(recipe, dataset, run_folder(recipe_hash(recipe)))
     with torch_threads(recipe.runtime.threads):
-        seed_everything(recipe.seed)
-        trainer = Pretrainer(recipe, dataset, device, dtype, checkpoint)
         trainer.resume()
         trainer.fit()

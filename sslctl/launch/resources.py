@@ -14,6 +14,18 @@ from sslctl.recipe.schema import LauncherConfig
 SIGNAL_DELAY_S = 120
 
 
+def local_worker_env(workers: int, cpus: int | None = None) -> dict[str, str]:
+    """Environment for each of ``workers`` processes sharing this machine's ``cpus``: their
+    torch/OpenMP threads split the cores (``OMP_NUM_THREADS``), since by default every
+    process takes all of them and together they run many times slower (on 2 cores two
+    2-thread runs at once: 61 img/s against 930 for one thread each)."""
+    import os
+
+    if workers <= 1:
+        return {}
+    return {"OMP_NUM_THREADS": str(max(1, (cpus or os.cpu_count() or 1) // workers))}
+
+
 def tasks_per_node(cfg: LauncherConfig) -> int:
     """One DDP process per GPU; on CPU ``tasks_per_node`` (default 1)."""
     return cfg.gpus_per_node or cfg.tasks_per_node or 1

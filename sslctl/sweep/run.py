@@ -4,6 +4,7 @@ and the best recipe as YAML. Running the same sweep again continues where it sto
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 
 import optuna
 
+from sslctl.launch.resources import local_worker_env
 from sslctl.paths import sweep_logs
 from sslctl.recipe import to_yaml
 from sslctl.sweep.spec import SweepSpec, worker_command
@@ -174,7 +176,8 @@ def _local_workers(
     procs = []
     for i in range(n):
         log = open(logs / f"worker-{i}.log", "a")  # noqa: SIM115 - closed below
-        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+        env = {**os.environ, **local_worker_env(n)}
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
     say(f"{n} workers started; logs in {logs}")
     try:
         while any(p.poll() is None for p, _ in procs):

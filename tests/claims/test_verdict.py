@@ -93,3 +93,21 @@ def test_too_few_values_is_a_note_and_inconclusive() -> None:
     c = claim(arms=arms, compare={"treatment": ["a"], "control": "b"}, test="paired-difference")
     result = evaluate(c, trials, "quick")
     assert result.verdict == "inconclusive" and result.notes and not result.comparisons
+
+
+def test_a_run_that_did_not_finish_is_left_out_and_named() -> None:
+    """A failed run (a diverged arm) is excluded from the paired test, which uses the
+    seeds where both arms finished, and the result says which run failed and why."""
+    c = claim(
+        arms={"a": [], "b": []},
+        compare={"treatment": ["a"], "control": "b"},
+        measure="spectrum/rankme",
+        test="paired-difference",
+        direction="increase",
+    )
+    trials = [Trial("a", None, s, f"a{s}", {"spectrum/rankme": 2.0 + s}) for s in (0, 1)]
+    trials.append(Trial("a", None, 2, "a2", {}, error="matrix singular"))
+    trials += [Trial("b", None, s, f"b{s}", {"spectrum/rankme": 1.0 + 0.1 * s}) for s in (0, 1, 2)]
+    result = evaluate(c, trials, "quick")
+    assert result.comparisons[0].n == 2
+    assert any("a seed 2: run a2 did not finish" in n and "singular" in n for n in result.notes)
