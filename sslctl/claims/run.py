@@ -139,7 +139,7 @@ def _on_slurm(missing: list[Recipe], claim: str, say: Say) -> None:
 def study_trials(claim: Claim, scale: str, say: Say = print) -> tuple[list[Trial], str]:
     """Run the claim's study (``scales.<scale>.options`` are its keyword arguments) and log
     it to MLflow as ``sslctl study`` does; trials are its rows, run id the study run's."""
-    from sslctl.studies.report import log_study
+    from sslctl.study_log import log_study
 
     options = dict(claim.scales[scale].options) if scale in claim.scales else {}
     seeds = tuple(range(claim.seeds))

@@ -18,7 +18,8 @@ study_app = typer.Typer(
 def _print_study(name: str, title: str, options: dict, rows: list) -> None:
     from rich.console import Console
 
-    from sslctl.studies.report import log_study, rows_table
+    from sslctl.studies.report import rows_table
+    from sslctl.study_log import log_study
     from sslctl.tracking import mlflow_ui_hint, tracking_uri
 
     console = make_console()

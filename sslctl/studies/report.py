@@ -1,4 +1,4 @@
-"""Study output: a rich table and an MLflow run (experiment ``studies``) per invocation."""
+"""Study output: a rich table of its rows (:mod:`sslctl.study_log` logs them to MLflow)."""
 
 from __future__ import annotations
 
@@ -24,22 +24,3 @@ def rows_table(title: str, rows: list[Any]) -> Table:
 
 def _number(v: float) -> str:
     return f"{v:.2e}" if v != 0 and abs(v) < 0.01 else f"{v:.4f}"
-
-
-def log_study(name: str, options: dict[str, Any], rows: list[Any], table_text: str) -> str:
-    """Log options as params, every row's numbers as metrics, the table as an artifact."""
-    from sslctl.tracking import Tracker
-    from sslctl.vocabulary import Tag
-
-    tracker = Tracker()
-    run_id = tracker.create(tracker.experiment_id("studies"), f"study-{name}", {Tag.STUDY: name})
-    tracker.log_params(run_id, options)
-    metrics = {}
-    for row in rows:
-        data = asdict(row)
-        key = "/".join(str(data[k]) for k in ("method", "sources", "seed") if k in data)
-        metrics.update({f"{name}/{key}/{k}": v for k, v in data.items() if isinstance(v, float)})
-    tracker.log_metrics(run_id, metrics)
-    tracker.log_text(run_id, table_text, f"{name}.txt")
-    tracker.finish(run_id, "FINISHED")
-    return run_id
