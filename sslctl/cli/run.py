@@ -93,12 +93,19 @@ def pretrain(
         check_device_here(resolved, str(recipe))
     except SslctlError as err:
         fail(err)
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+    result = _run_here(resolved, recipe, _command(recipe, set_ or [], force), force, wait, console)
+    _print_result(result, resolved, recipe, console)
+
+
+def _run_here(
+    resolved: Any, recipe: Path, command: str, force: bool, wait: bool, console: Any
+) -> Any:
+    """The pipeline in this process, with progress bars; Ctrl-C or SIGTERM leaves a
+    resumable run (exit 130), an sslctl error exits 2."""
     from sslctl.cli.evaluate import reporter_for
     from sslctl.pipeline import run_pipeline
-    from sslctl.tracking import mlflow_ui_hint
-    from sslctl.ui import summary_table
 
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     reporter = reporter_for(console)
     console.print(
         f"[bold]sslctl pretrain[/] {escape(recipe)}: {resolved.method.name} on "
@@ -113,7 +120,7 @@ def pretrain(
                 reporter=reporter,
                 say=lambda m: console.print(f"[dim]{escape(m)}[/]"),
                 progress=reporter.progress_of,
-                extra_tags={Tag.COMMAND: _command(recipe, set_ or [], force)},
+                extra_tags={Tag.COMMAND: command},
             )
     except SslctlError as err:
         reporter.stop()
@@ -125,6 +132,14 @@ def pretrain(
         )
         raise typer.Exit(130) from None
     reporter.stop()
+    return result
+
+
+def _print_result(result: Any, resolved: Any, recipe: Path, console: Any) -> None:
+    """The summary table, the final loss and wall time, and where to look next."""
+    from sslctl.tracking import mlflow_ui_hint, tracking_uri
+    from sslctl.ui import summary_table
+
     if result.reused:
         console.print(
             f"[green]already finished[/]: run {result.run_id} has this recipe "
@@ -137,8 +152,6 @@ def pretrain(
             f"final pretrain loss {loss:.4f}"
             + (f"   wall time {result.seconds:.0f} s" if result.seconds else "")
         )
-    from sslctl.tracking import tracking_uri
-
     console.print(
         f"MLflow run [bold]{result.run_id}[/] in experiment '{escape(result.experiment)}'"
     )
