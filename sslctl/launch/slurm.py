@@ -124,16 +124,49 @@ def _submit(
 ) -> Submission:
     """Submit the job(s) for ``run_id`` and record them; a failed submission deletes a
     run created for it."""
-    from sslctl.tracking import tracking_uri
+    cfg = recipe.launcher
+    rhash = recipe_hash(recipe)
+    try:
+        job_ids = _send(recipe, source, run_id)
+    except Exception as err:
+        if run_id not in known:  # created for this submission: leave nothing half-made
+            tracker.client.delete_run(run_id)
+            shutil.rmtree(run_folder(rhash), ignore_errors=True)
+        raise SlurmError(f"submission failed: {err}") from None
+    chained = len(job_ids) == 2
+    tags = {
+        Tag.STATUS: Status.QUEUED,
+        Tag.SLURM_JOB_ID: job_ids[0],
+        Tag.SLURM_FOLDER: str(job_folder(job_ids[0])),
+        Tag.SLURM_CHAIN: cfg.chain,
+        Tag.WORLD_SIZE: str(world),
+        **({Tag.SLURM_EVAL_JOB_ID: job_ids[1]} if chained else {}),
+    }
+    tracker.set_tags(run_id, tags)
+    _record(recipe, source, run_id, job_ids)
+    say(f"submitted {' -> '.join(job_ids)} ({cfg.chain})")
+    return Submission(
+        job_ids[0],
+        job_folder(job_ids[0]),
+        run_id,
+        recipe.experiment,
+        rhash,
+        world,
+        eval_job_id=job_ids[1] if chained else "",
+        jobs=job_ids,
+    )
+
+
+def _send(recipe: Recipe, source: str, run_id: str) -> list[str]:
+    """Hand the job (or the pretraining + evaluation ``afterok`` pair) to submitit; the
+    job ids. A pair half submitted is cancelled before the error goes on."""
+    from sslctl.launch.job import PipelineJob
 
     cfg = recipe.launcher
     chained = cfg.chain == "afterok"
-    rhash = recipe_hash(recipe)
-    workdir = run_folder(rhash)
-    recipe_file = workdir / JOB_RECIPE
+    recipe_file = run_folder(recipe_hash(recipe)) / JOB_RECIPE
     recipe_file.write_text(to_yaml(recipe))
     env = job_environment()
-    from sslctl.launch.job import PipelineJob
 
     def job_for(stages: str) -> PipelineJob:
         return PipelineJob(str(recipe_file), source, run_id, str(Path.cwd()), env, stages)
@@ -146,25 +179,18 @@ def _submit(
         if chained:
             evaluator = executor(evaluation_request(cfg), f"{name}-eval", after=first.job_id)
             submitted.append(evaluator.submit(job_for("evaluate")))
-    except Exception as err:
+    except Exception:
         for job in submitted:  # the pretraining job went in but its evaluation did not
             job.cancel(check=False)
-        if run_id not in known:  # created for this submission: leave nothing half-made
-            tracker.client.delete_run(run_id)
-            shutil.rmtree(workdir, ignore_errors=True)
-        raise SlurmError(f"submission failed: {err}") from None
-    job_ids = [str(job.job_id) for job in submitted]
-    tags = {
-        Tag.STATUS: Status.QUEUED,
-        Tag.SLURM_JOB_ID: job_ids[0],
-        Tag.SLURM_FOLDER: str(job_folder(job_ids[0])),
-        Tag.SLURM_CHAIN: cfg.chain,
-        Tag.WORLD_SIZE: str(world),
-    }
-    if chained:
-        tags[Tag.SLURM_EVAL_JOB_ID] = job_ids[1]
-    tracker.set_tags(run_id, tags)
-    parts = ["pretrain", "evaluate"] if chained else ["all"]
+        raise
+    return [str(job.job_id) for job in submitted]
+
+
+def _record(recipe: Recipe, source: str, run_id: str, job_ids: list[str]) -> None:
+    """Add the jobs to the record ``sslctl status`` reads."""
+    from sslctl.tracking import tracking_uri
+
+    parts = ["pretrain", "evaluate"] if len(job_ids) == 2 else ["all"]
     for job_id, part in zip(job_ids, parts, strict=True):
         record(
             {
@@ -172,7 +198,7 @@ def _submit(
                 "run_id": run_id,
                 "experiment": recipe.experiment,
                 "recipe": source,
-                "hash": rhash,
+                "hash": recipe_hash(recipe),
                 "part": part,
                 "epochs": recipe.optim.epochs if part != "evaluate" else 0,
                 "folder": str(job_folder(job_id)),
@@ -181,14 +207,3 @@ def _submit(
                 "submitted": time.time(),
             }
         )
-    say(f"submitted {' -> '.join(job_ids)} ({cfg.chain})")
-    return Submission(
-        job_ids[0],
-        job_folder(job_ids[0]),
-        run_id,
-        recipe.experiment,
-        rhash,
-        world,
-        eval_job_id=job_ids[1] if chained else "",
-        jobs=job_ids,
-    )
