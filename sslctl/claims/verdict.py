@@ -131,7 +131,8 @@ def paired(claim: Claim, trials: list[Trial], metric: str, treatment: str) -> Co
 def evaluate(claim: Claim, trials: list[Trial], scale: str) -> ClaimResult:
     """Every comparison of the claim, and the combined verdict (contradicted if any is,
     supported only if all are). A comparison that cannot be computed (too few finite
-    values) is recorded as a note and makes the claim inconclusive."""
+    values) or a run that did not finish (left out of the tests) is recorded as a note and
+    makes a claim that would be supported inconclusive."""
     comparisons: list[Comparison] = []
     notes = [
         f"{t.label} seed {t.seed}: run {t.run_id or '-'} did not finish, left out of the "
@@ -150,9 +151,10 @@ def evaluate(claim: Claim, trials: list[Trial], scale: str) -> ClaimResult:
                     comparisons.append(paired(claim, trials, metric, target))
             except ValueError as err:
                 notes.append(f"{metric} {target or ''}: not computed ({err})")
+    # not supported while a comparison could not be made or a run did not finish (a run
+    # that diverged may be the effect itself); a contradiction still shows
     verdicts = [c.verdict for c in comparisons]
-    computed = len(notes) == sum(bool(t.error) for t in trials)  # every comparison made
-    overall = combine(verdicts) if computed else combine([*verdicts, "inconclusive"])
+    overall = combine(verdicts) if not notes else combine([*verdicts, "inconclusive"])
     return ClaimResult(
         claim.name,
         claim.title,
