@@ -74,6 +74,7 @@ def run_stages(ctx: RunContext) -> int:
     ctx.tracker.set_tags(
         ctx.run_id, {Tag.DEVICE: str(trainer.device), Tag.PRECISION: str(trainer.dtype or "fp32")}
     )
+    _log_packed_data(ctx)
     with torch_threads(ctx.recipe.runtime.threads):
         if pretrained:
             resumed_epoch = ctx.recipe.optim.epochs
@@ -84,6 +85,19 @@ def run_stages(ctx: RunContext) -> int:
         if ctx.stages != "pretrain":
             evaluate(ctx)
     return resumed_epoch
+
+
+def _log_packed_data(ctx: RunContext) -> None:
+    """A packed dataset's checksum and the files its packing skipped (``--skip-bad``):
+    their count as a tag, their names as the artifact ``data/skipped.txt``."""
+    manifest = getattr(ctx.dataset, "manifest", None)
+    if not manifest:
+        return
+    skipped = [f for split in manifest["splits"].values() for f in split.get("skipped", [])]
+    tags = {Tag.DATA_CHECKSUM: manifest["checksum"], Tag.DATA_SKIPPED: str(len(skipped))}
+    ctx.tracker.set_tags(ctx.run_id, tags)
+    if skipped:
+        ctx.tracker.log_text(ctx.run_id, "\n".join(skipped) + "\n", "data/skipped.txt")
 
 
 def pretrain(ctx: RunContext) -> int:

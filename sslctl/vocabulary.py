@@ -37,6 +37,8 @@ class Tag:
     WORLD_SIZE = "sslctl.world_size"
     HEALTH = "sslctl.health"  # ``ok`` or ``not trained: <reason>`` (sslctl.evals.health)
     LINEAR_WARNING = "sslctl.warning.linear"
+    DATA_CHECKSUM = "sslctl.data.checksum"  # a packed dataset's index checksum
+    DATA_SKIPPED = "sslctl.data.skipped"  # files `sslctl data pack --skip-bad` left out
     # SLURM (``eval_`` ones: the evaluation job of an ``afterok`` chain)
     SLURM_JOB_ID = "sslctl.slurm.job_id"
     SLURM_EVAL_JOB_ID = "sslctl.slurm.eval_job_id"

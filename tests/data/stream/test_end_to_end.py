@@ -29,7 +29,9 @@ def test_pack_stream_pretrain_linear_and_ood_on_a_second_folder(workdir: Path) -
             workdir / f"{name}-src", classes=10, train_per_class=24, val_per_class=6, seed=seed
         )
         packed[name] = workdir / name
-        pack_imagefolder(source, packed[name], workers=2)
+        if name == "main":  # a file that is not an image: skipped, and the run says so
+            (source / "train" / "class_00" / "notes.jpg").write_text("not a JPEG")
+        pack_imagefolder(source, packed[name], workers=2, skip_bad=True)
     recipe = load_recipe(
         RECIPES / "vicreg.yaml",
         [
@@ -56,3 +58,6 @@ def test_pack_stream_pretrain_linear_and_ood_on_a_second_folder(workdir: Path) -
     # 300-epoch probe on the 240 cached training features)
     assert m["baseline/raw/linear/top1"] > 50, m
     assert m["linear/top1"] > 50 and m[ood] > 50, m
+    from sslctl.vocabulary import Tag
+
+    assert result.tags[Tag.DATA_SKIPPED] == "1" and len(result.tags[Tag.DATA_CHECKSUM]) > 8
