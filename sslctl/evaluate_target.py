@@ -22,7 +22,7 @@ from sslctl.evaluate import download
 from sslctl.recipe import Recipe, load_recipe, recipe_hash, to_dict
 from sslctl.recipe.load import apply_overrides, validate
 from sslctl.tracking import Tracker, tracking_uri
-from sslctl.vocabulary import StageState, Status, Tag, stage_done, stage_tag
+from sslctl.vocabulary import StageState, Tag, stage_done, stage_tag
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".tar")
 
@@ -168,7 +168,7 @@ def evaluate_external(
     from sslctl.external import external_hash, external_recipe, external_run, load_backbone
     from sslctl.models.backbones import build_backbone
     from sslctl.paths import run_folder
-    from sslctl.pipeline import PipelineResult, close_run
+    from sslctl.pipeline import PipelineResult, execute
     from sslctl.runtime import pick_device, pick_dtype
     from sslctl.train import SSLModel
 
@@ -198,24 +198,21 @@ def evaluate_external(
     )  # fmt: skip
     was_complete = tracker.get(run_id).complete
     tracker.reopen(run_id)
-    tracker.set_tags(run_id, {Tag.STATUS: Status.RUNNING})
     m = recipe.model
-    try:
+    model = SSLModel(backbone.to(device), torch.nn.Identity(), dim, dim)
+
+    def work() -> int:
         run_evaluations(
-            SSLModel(backbone.to(device), torch.nn.Identity(), dim, dim),
+            model,
             ctx,
             tags,
             random_init=lambda: build_backbone(
                 m.backbone, in_channels=channels, width=m.width, cifar_stem=m.cifar_stem
             )[0],
         )
-    except BaseException as err:
-        close_run(
-            tracker, run_id, Status.FAILED, "FAILED", str(err)[:4000], was_complete=was_complete
-        )
-        raise
-    tracker.set_tags(run_id, {Tag.STATUS: Status.COMPLETE})
-    tracker.finish(run_id, "FINISHED")
+        return 0
+
+    execute(tracker, run_id, work, was_complete=was_complete)
     run = tracker.get(run_id)
     return PipelineResult(
         run_id, recipe.experiment, rhash, run.metrics, seconds=time.perf_counter() - start

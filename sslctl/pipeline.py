@@ -92,7 +92,13 @@ def run_pipeline(
         on_probe=on_probe,
         progress=progress,
     )
-    resumed_epoch = execute(ctx, run_stages, was_complete=opened.was_complete)
+    resumed_epoch = execute(
+        tracker,
+        ctx.run_id,
+        lambda: run_stages(ctx),
+        pretrain_only=opened.stages == "pretrain",
+        was_complete=opened.was_complete,
+    )
     final = tracker.get(ctx.run_id)
     return PipelineResult(
         ctx.run_id,
@@ -173,19 +179,25 @@ def open_run(
     return OpenedRun(run_id, tags, stages)
 
 
-def execute(ctx: Any, work: Callable[[Any], int], *, was_complete: bool) -> int:
-    """Run ``work(ctx)`` with the run marked running; close it by what happened: complete
+def execute(
+    tracker: Tracker,
+    run_id: str,
+    work: Callable[[], int],
+    *,
+    pretrain_only: bool = False,
+    was_complete: bool = False,
+) -> int:
+    """Run ``work()`` with the run marked running; close it by what happened: complete
     (or pretrained, for the first half of a chain), failed, interrupted, pruned, or left
-    open for a SLURM requeue."""
-    tracker, run_id = ctx.tracker, ctx.run_id
+    open for a SLURM requeue. A run that was complete before stays complete on failure."""
     tracker.set_tags(run_id, {Tag.STATUS: Status.RUNNING})
     try:
-        resumed_epoch = work(ctx)
+        resumed_epoch = work()
     except Pruned as err:
-        close_run(tracker, run_id, Status.PRUNED, "KILLED", str(err), was_complete=was_complete)
+        _close_run(tracker, run_id, Status.PRUNED, "KILLED", str(err), was_complete=was_complete)
         raise
     except KeyboardInterrupt:
-        close_run(tracker, run_id, Status.INTERRUPTED, "KILLED", None, was_complete=was_complete)
+        _close_run(tracker, run_id, Status.INTERRUPTED, "KILLED", None, was_complete=was_complete)
         raise
     except SystemExit:
         # submitit on preemption or timeout (USR2): checkpointed and requeued; the job
@@ -194,10 +206,10 @@ def execute(ctx: Any, work: Callable[[Any], int], *, was_complete: bool) -> int:
         raise
     except BaseException as err:
         error = str(err)[:4000]
-        close_run(tracker, run_id, Status.FAILED, "FAILED", error, was_complete=was_complete)
+        _close_run(tracker, run_id, Status.FAILED, "FAILED", error, was_complete=was_complete)
         raise
     tracker.delete_tag(run_id, Tag.ERROR)  # from an earlier failed attempt
-    if ctx.stages == "pretrain":
+    if pretrain_only:
         tracker.set_tags(run_id, {Tag.STATUS: Status.PRETRAINED})  # the evaluations come next
     else:
         tracker.set_tags(run_id, {Tag.STATUS: Status.COMPLETE})
@@ -205,7 +217,7 @@ def execute(ctx: Any, work: Callable[[Any], int], *, was_complete: bool) -> int:
     return resumed_epoch
 
 
-def close_run(
+def _close_run(
     tracker: Tracker,
     run_id: str,
     status: Status,
