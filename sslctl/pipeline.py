@@ -72,9 +72,8 @@ def run_pipeline(
     trainer = setup_trainer(recipe, dataset, run_folder(rhash))  # the run's one model
     preflight(recipe, dataset, source, trainer)
     tracker = tracker or Tracker()
-    opened = open_run(
-        tracker, recipe, rhash, source, force, extra_tags or {}, run_id, stages, reevaluate, say
-    )
+    request = RunRequest(source, force, extra_tags or {}, run_id, stages, reevaluate)
+    opened = open_run(tracker, recipe, rhash, request, say)
     if isinstance(opened, PipelineResult):
         return opened
     ctx = RunContext(
@@ -133,6 +132,18 @@ def load_data(recipe: Recipe, say: Any = print) -> tuple[Any, dict[str, Any]]:
 
 
 @dataclass
+class RunRequest:
+    """What the caller of :func:`run_pipeline` asked about the MLflow run."""
+
+    source: str  # where the recipe came from (a path, "sweep NAME", ...)
+    force: bool = False  # retrain a finished recipe (the old run is superseded)
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None  # the run a launcher chose before submitting
+    stages: str = "all"  # all | pretrain | evaluate
+    reevaluate: bool = False  # every evaluation stage again
+
+
+@dataclass
 class OpenedRun:
     """The MLflow run a pipeline works in, the stages it has done (its tags), which
     stages to run, and whether it was complete before (a finished run evaluated again)."""
@@ -144,24 +155,16 @@ class OpenedRun:
 
 
 def open_run(
-    tracker: Tracker,
-    recipe: Recipe,
-    rhash: str,
-    source: str,
-    force: bool,
-    extra_tags: dict[str, str],
-    run_id: str | None,
-    stages: str,
-    reevaluate: bool,
-    say: Any,
+    tracker: Tracker, recipe: Recipe, rhash: str, request: RunRequest, say: Any
 ) -> OpenedRun | PipelineResult:
     """The run to work in, or the finished run that already answers the recipe."""
+    run_id, stages = request.run_id, request.stages
     previous = (
         [tracker.get(run_id)] if run_id is not None else tracker.find(recipe.experiment, rhash)
     )
     done = next((r for r in previous if r.complete), None)
-    if done is not None and not force:
-        tags = forget_evaluations(done.tags) if reevaluate else done.tags
+    if done is not None and not request.force:
+        tags = forget_evaluations(done.tags) if request.reevaluate else done.tags
         todo = pending(recipe, tags)
         if stages == "pretrain" or not todo:
             return PipelineResult(
@@ -174,8 +177,8 @@ def open_run(
     if run_id is not None and stages == "evaluate":
         tracker.reopen(run_id)
         tags = previous[0].tags
-        return OpenedRun(run_id, forget_evaluations(tags) if reevaluate else tags, stages)
-    run_id, tags = _choose_run(tracker, recipe, rhash, source, extra_tags, previous, run_id, force)
+        return OpenedRun(run_id, forget_evaluations(tags) if request.reevaluate else tags, stages)
+    run_id, tags = _choose_run(tracker, recipe, rhash, request, previous)
     return OpenedRun(run_id, tags, stages)
 
 
@@ -240,32 +243,26 @@ def _close_run(
 
 
 def _choose_run(
-    tracker: Tracker,
-    recipe: Recipe,
-    rhash: str,
-    source: str,
-    extra_tags: dict[str, str],
-    previous: list[Any],
-    run_id: str | None,
-    force: bool,
+    tracker: Tracker, recipe: Recipe, rhash: str, request: RunRequest, previous: list[Any]
 ) -> tuple[str, dict[str, str]]:
     """The run to pretrain in and the stages it has done: the given or an unfinished run
     whose checkpoint is on disk (resumed), else a new run (a finished one, under
     ``force``, is superseded)."""
-    workdir = run_folder(rhash)
+    workdir, run_id = run_folder(rhash), request.run_id
     if run_id is not None:
         if not belongs_to(workdir, run_id):
-            _bind(workdir, run_id, source)  # someone else's checkpoint: start afresh
+            _bind(workdir, run_id, request.source)  # someone else's checkpoint: start afresh
         tracker.reopen(run_id)
         return run_id, previous[0].tags
     unfinished = next((r for r in previous if not r.complete), None)
-    if unfinished is not None and not force and belongs_to(workdir, unfinished.run_id):
+    if unfinished is not None and not request.force and belongs_to(workdir, unfinished.run_id):
         tracker.reopen(unfinished.run_id)
         return unfinished.run_id, unfinished.tags
     for old in previous:
         if old.complete:  # --force: the retrained run replaces it in reports
             tracker.set_tags(old.run_id, {Tag.STATUS: Status.SUPERSEDED})
-    return _fresh_run(tracker, recipe, rhash, source, extra_tags, unfinished), {}
+    fresh = _fresh_run(tracker, recipe, rhash, request.source, request.extra_tags, unfinished)
+    return fresh, {}
 
 
 def claim_run(
