@@ -19,8 +19,6 @@ from sslctl.recipe import Recipe, flatten, recipe_hash, to_dict, to_yaml
 from sslctl.tracking import Tracker, git_state
 from sslctl.vocabulary import Status, Tag
 
-STAGES = ("pretrain", "linear", "ood", "baselines")
-
 
 @dataclass
 class PipelineResult:
