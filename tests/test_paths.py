@@ -34,7 +34,8 @@ def test_sweeps_live_beside_a_sqlite_store(tmp_path: Path, monkeypatch: pytest.M
     assert paths.sweep_logs("w", "postgresql://h/db") == paths.home() / "sweeps" / "w"
 
 
-def test_sqlite_path() -> None:
+def test_sqlite_uri_forms() -> None:
+    """Relative, absolute and query-string sqlite URIs name the right file; others none."""
     assert str(paths.sqlite_path("sqlite:///mlflow.db")) == "mlflow.db"
     assert str(paths.sqlite_path("sqlite:////abs/m.db?timeout=5")) == "/abs/m.db"
     assert paths.sqlite_path("http://localhost:5000") is None

@@ -102,21 +102,22 @@ def _in_processes(missing: list[Any], claim: str, workers: int, say: Say) -> Non
     """The missing runs in ``workers`` spawned processes that split the cores."""
     from sslctl.launch.resources import local_worker_env
 
-    env = local_worker_env(workers)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # inherited by the spawned workers, read when torch loads
-    try:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_run_one, item[3], claim) for item in missing]
-            for (label, _, seed, _), future in zip(missing, futures, strict=True):
-                say(f"  {label} seed {seed}: {_outcome(future.result)}")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_set_environment,
+        initargs=(local_worker_env(workers),),
+    ) as pool:
+        futures = [pool.submit(_run_one, item[3], claim) for item in missing]
+        for (label, _, seed, _), future in zip(missing, futures, strict=True):
+            say(f"  {label} seed {seed}: {_outcome(future.result)}")
+
+
+def _set_environment(env: dict[str, str]) -> None:
+    """In a fresh worker, before its first run imports torch (which reads
+    ``OMP_NUM_THREADS`` once, at import)."""
+    os.environ.update(env)
 
 
 def _on_slurm(missing: list[Recipe], claim: str, say: Say) -> None:

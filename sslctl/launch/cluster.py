@@ -13,7 +13,7 @@ from typing import Any
 
 from sslctl.errors import SslctlError
 from sslctl.launch.resources import executor_parameters, sbatch_options
-from sslctl.paths import job_registry, slurm_folder
+from sslctl.paths import home, job_registry, slurm_folder
 from sslctl.recipe.schema import LauncherConfig
 
 
@@ -23,7 +23,6 @@ class SlurmError(SslctlError):
 
 def job_environment() -> dict[str, str]:
     """What a job needs to find this session's stores: the MLflow URI and sslctl's home."""
-    from sslctl.paths import home
     from sslctl.tracking import tracking_uri
 
     return {"MLFLOW_TRACKING_URI": tracking_uri(), "SSLCTL_HOME": str(home())}

@@ -127,7 +127,7 @@ def _submit(
     cfg = recipe.launcher
     rhash = recipe_hash(recipe)
     try:
-        job_ids = _send(recipe, source, run_id)
+        job_ids = _send(recipe, rhash, source, run_id)
     except Exception as err:
         if run_id not in known:  # created for this submission: leave nothing half-made
             tracker.client.delete_run(run_id)
@@ -143,7 +143,7 @@ def _submit(
         **({Tag.SLURM_EVAL_JOB_ID: job_ids[1]} if chained else {}),
     }
     tracker.set_tags(run_id, tags)
-    _record(recipe, source, run_id, job_ids)
+    _record(recipe, rhash, source, run_id, job_ids)
     say(f"submitted {' -> '.join(job_ids)} ({cfg.chain})")
     return Submission(
         job_ids[0],
@@ -157,14 +157,14 @@ def _submit(
     )
 
 
-def _send(recipe: Recipe, source: str, run_id: str) -> list[str]:
+def _send(recipe: Recipe, rhash: str, source: str, run_id: str) -> list[str]:
     """Hand the job (or the pretraining + evaluation ``afterok`` pair) to submitit; the
     job ids. A pair half submitted is cancelled before the error goes on."""
     from sslctl.launch.job import PipelineJob
 
     cfg = recipe.launcher
     chained = cfg.chain == "afterok"
-    recipe_file = run_folder(recipe_hash(recipe)) / JOB_RECIPE
+    recipe_file = run_folder(rhash) / JOB_RECIPE
     recipe_file.write_text(to_yaml(recipe))
     env = job_environment()
 
@@ -186,7 +186,7 @@ def _send(recipe: Recipe, source: str, run_id: str) -> list[str]:
     return [str(job.job_id) for job in submitted]
 
 
-def _record(recipe: Recipe, source: str, run_id: str, job_ids: list[str]) -> None:
+def _record(recipe: Recipe, rhash: str, source: str, run_id: str, job_ids: list[str]) -> None:
     """Add the jobs to the record ``sslctl status`` reads."""
     from sslctl.tracking import tracking_uri
 
@@ -198,7 +198,7 @@ def _record(recipe: Recipe, source: str, run_id: str, job_ids: list[str]) -> Non
                 "run_id": run_id,
                 "experiment": recipe.experiment,
                 "recipe": source,
-                "hash": recipe_hash(recipe),
+                "hash": rhash,
                 "part": part,
                 "epochs": recipe.optim.epochs if part != "evaluate" else 0,
                 "folder": str(job_folder(job_id)),

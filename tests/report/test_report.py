@@ -232,14 +232,6 @@ def test_sqlite_reader_matches_mlflow_client(store: tuple[object, str]) -> None:
     assert any(math.isnan(v) for r in fast.values() for v in r.metrics.values())
 
 
-def test_sqlite_uri_forms() -> None:
-    """Relative, absolute and query-string sqlite URIs name the right file; others none."""
-    assert str(sqlite_path("sqlite:///mlflow.db")) == "mlflow.db"
-    assert str(sqlite_path("sqlite:////abs/m.db?timeout=5")) == "/abs/m.db"
-    assert sqlite_path("http://localhost:5000") is None
-    assert sqlite_path("sqlite:///:memory:") is None
-
-
 def test_only_the_chosen_metrics_are_read(store: tuple[object, str]) -> None:
     """A metric chooser limits what is read (both paths alike) while the store's full
     list of metric names stays known for messages; it sees the runs' params and tags."""
