@@ -74,3 +74,30 @@ def test_error_messages_are_printed_verbatim(capsys) -> None:
         fail(SslctlError("eval.ood.datasets: got [bold] and data/[x]/train"))
     assert info.value.exit_code == 2
     assert "got [bold] and data/[x]/train" in capsys.readouterr().err
+
+
+def test_claim_names_are_never_cut_in_the_verdict_table() -> None:
+    """On an 80-column terminal the verdict table keeps each claim's name whole (it is
+    what `sslctl claims check NAME` takes); the other columns wrap instead."""
+    from rich.console import Console
+
+    from sslctl.cli.claims import _verdict_table
+
+    comparison = {
+        "effect": "spectrum/rankme difference st-power-0.25 - no-transformation",
+        "estimate": 2.014,
+        "low": -0.4821,
+        "high": 4.51,
+        "n": 2,
+        "p": 0.0619,
+        "verdict": "inconclusive",
+    }
+    result = {
+        "name": "intl-spectral-transformation",
+        "verdict": "inconclusive",
+        "scale": "quick",
+        "comparisons": [comparison, comparison],
+    }
+    console = Console(width=80, record=True)
+    console.print(_verdict_table([result]))
+    assert console.export_text().count("intl-spectral-transformation") == 2

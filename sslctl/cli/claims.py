@@ -145,9 +145,11 @@ def _verdict_table(results: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     table = Table(title="claims: verdicts as measured")
-    for col in HEADER:
-        table.add_column(col)
-    for row in _rows(results):
+    rows = _rows(results)
+    longest_name = max((len(row[0]) for row in rows), default=0)
+    for col in HEADER:  # claim names whole (other columns wrap on a narrow terminal)
+        table.add_column(col, min_width=longest_name if col == "claim" else None)
+    for row in rows:
         table.add_row(*(_escape(v) for v in row))
     return table
 
