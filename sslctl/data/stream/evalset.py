@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from sslctl.data.stream import crops
-from sslctl.data.stream.feed import Reader
+from sslctl.data.stream.feed import Reader, one_thread
 from sslctl.data.stream.manifest import read_manifest, shards_path
 from sslctl.errors import SslctlError
 
@@ -91,11 +92,15 @@ def cache_root() -> Path:
 def build_cache(split_dir: Path, n: int, size: int, stem: Path, workers: int) -> None:
     """Decode every image's evaluation crop into ``stem.images.npy`` / ``stem.labels.npy``."""
     stem.parent.mkdir(parents=True, exist_ok=True)
+    require_space(stem.parent, n * 3 * size * size, f"{split_dir.name} split at {size} px")
     tmp = stem.with_name(f".{stem.name}.{os.getpid()}.tmp.npy")
     images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, 3, size, size))
     labels = np.zeros(n, dtype=np.int64)
     loader = torch.utils.data.DataLoader(
-        _CenterCrops(Reader(split_dir), size, n, 64), batch_size=None, num_workers=workers
+        _CenterCrops(Reader(split_dir), size, n, 64),
+        batch_size=None,
+        num_workers=workers,
+        worker_init_fn=one_thread if workers else None,
     )
     for start, block, block_labels in loader:
         images[start : start + len(block)] = block.numpy()
@@ -104,6 +109,19 @@ def build_cache(split_dir: Path, n: int, size: int, stem: Path, workers: int) ->
     del images
     np.save(stem.with_name(stem.name + ".labels.npy"), labels)
     os.replace(tmp, stem.with_name(stem.name + ".images.npy"))
+
+
+def require_space(folder: Path, needed: int, what: str) -> None:
+    """An error before writing when ``folder``'s disk cannot hold ``needed`` bytes and a
+    10% margin (the cache of ImageNet-1k train at 224 px is 193 GB: evaluating that split
+    needs a data root on a disk that large, or a smaller ``data.image_size``)."""
+    free = shutil.disk_usage(folder).free
+    if needed * 1.1 > free:
+        raise SslctlError(
+            f"the evaluation image cache of the {what} needs {needed / 2**30:.1f} GiB in "
+            f"{folder}, but its disk has {free / 2**30:.1f} GiB free; point $SSLCTL_DATA "
+            "at a larger disk or lower data.image_size"
+        )
 
 
 class StreamedDataset:

@@ -101,7 +101,9 @@ class CropBatches(torch.utils.data.Dataset):
         return 0
 
 
-def _worker_init(_: int) -> None:
+def one_thread(_: int) -> None:
+    """DataLoader ``worker_init_fn``: each decoding worker resizes on one torch thread
+    (workers are as many as the cores; more threads would only contend)."""
     torch.set_num_threads(1)
 
 
@@ -157,7 +159,7 @@ class StreamFeeder:
             sampler=keys,
             num_workers=self.workers,
             pin_memory=cuda,
-            worker_init_fn=_worker_init if self.workers else None,
+            worker_init_fn=one_thread if self.workers else None,
             prefetch_factor=4 if self.workers else None,
         )
         for batch in loader:

@@ -63,3 +63,45 @@ def test_draft_decoding_is_close_to_full_decoding(size: int) -> None:
 def test_center_crop_is_the_middle_of_the_shorter_side() -> None:
     assert crops.center_box(256, 512, 224) == (16.0, 144.0, 224.0, 224.0)
     assert crops.decode_center(_jpeg(300, 200), 64).shape == (3, 64, 64)
+
+
+def _encoded(image: Image.Image, **save: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, **save)
+    return out.getvalue()
+
+
+def test_header_size_equals_pil_for_every_jpeg_layout() -> None:
+    """The frame-header walk reads (height, width) as PIL does: baseline, progressive,
+    with an EXIF segment, greyscale; anything that is not a JPEG goes to PIL."""
+    image = Image.fromarray(synthetic_image(2, 10, 123, 457, np.random.default_rng(0)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: the stored size is still what both report
+    forms = [
+        _encoded(image, format="JPEG"),
+        _encoded(image, format="JPEG", progressive=True),
+        _encoded(image, format="JPEG", exif=exif.tobytes()),
+        _encoded(image.convert("L"), format="JPEG"),
+        _encoded(image, format="PNG"),
+    ]
+    for data in forms:
+        width, height = Image.open(io.BytesIO(data)).size
+        assert crops.image_size(data) == (height, width) == (123, 457)
+
+
+def test_full_scale_crops_equal_torchvisions_pil_pipeline() -> None:
+    """Without reduced decoding, a crop equals torchvision's RandomResizedCrop on a PIL
+    image (PIL decode, crop, anti-aliased bilinear resize) to rounding: libjpeg-turbo via
+    torchvision.io and torch's uint8 resize stand in for PIL, not a different filter."""
+    from torchvision.transforms.functional import resized_crop
+
+    data = _jpeg(413, 377)
+    rng = np.random.default_rng(3)
+    for size in (64, 224):
+        for _ in range(5):
+            top, left, h, w = box = crops.rrc_box(rng, 413, 377)
+            ours = crops.decode_crop(data, box, size, draft=False).astype(np.float64)
+            pil = Image.open(io.BytesIO(data)).convert("RGB")
+            ref = np.asarray(resized_crop(pil, top, left, h, w, [size, size])).transpose(2, 0, 1)
+            assert np.abs(ours - ref).mean() < 0.5
+            assert np.abs(ours - ref).max() <= 8

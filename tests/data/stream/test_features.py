@@ -4,13 +4,17 @@ evaluation, bounded in number."""
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
+import pytest
 import torch
 from torch import nn
 
+from sslctl.data.stream import evalset
 from sslctl.data.stream import features as disk
 from sslctl.data.stream.evalset import StreamedDataset, cache_root
+from sslctl.errors import SslctlError
 from sslctl.evals.features import encode, raw_pixels
 
 
@@ -50,3 +54,16 @@ def test_weights_digest_follows_every_parameter_and_buffer() -> None:
     with torch.no_grad():
         b[0].bias[0] += 1e-6
     assert disk.weights_digest(a) != disk.weights_digest(b)
+
+
+def test_an_image_cache_the_disk_cannot_hold_is_refused_before_writing(
+    packed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With less free space than the evaluation images need (+10%), building them is an
+    error naming the GiB needed and free, and no cache file is left behind."""
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(evalset.shutil, "disk_usage", lambda _: usage(10**6, 10**6 - 1000, 1000))
+    dataset = StreamedDataset(f"shards:{packed}", 24, workers=0)
+    with pytest.raises(SslctlError, match=r"needs 0\.0 GiB .* has 0\.0 GiB free"):
+        dataset.test.images.tensor()
+    assert not list(cache_root().glob("*.npy")) and not list(cache_root().glob(".*"))
