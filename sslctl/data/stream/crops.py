@@ -9,10 +9,11 @@
   low-pass filter (PIL's draft mode). tests/data/stream/test_crops.py measures the
   difference against full decoding.
 - Full-scale JPEGs (k = 1) are decoded by libjpeg-turbo through
-  ``torchvision.io.decode_jpeg`` (no PIL image object, no extra copy); every crop is resized
-  by torch's anti-aliased bilinear ``interpolate`` on uint8 (the same filter as PIL's
-  ``BILINEAR`` resize that torchvision's ``RandomResizedCrop`` applies to PIL images, and
-  about twice as fast on one core, measured in docs/benchmarks.md).
+  ``torchvision.io.decode_jpeg`` and their crops resized by torch's anti-aliased bilinear
+  ``interpolate`` on uint8: the filter of PIL's ``BILINEAR`` resize that torchvision's
+  ``RandomResizedCrop`` applies to PIL images (equal to 0.01 grey levels on average), at
+  about half its time on one core. DCT-scaled decodings (k > 1) go through PIL, whose
+  resize takes the crop box to the sub-pixel at the reduced scale.
 - :func:`image_size`: (height, width) read from the JPEG frame header without decoding.
 - :func:`decode_center`: evaluation input, ImageNet style: shorter side to
   ``size / 0.875`` (256 for 224), central ``size x size``, in one resize of the box.
@@ -69,37 +70,64 @@ def _is_jpeg(data: bytes) -> bool:
     return data[:2] == b"\xff\xd8"
 
 
-def _decode(data: bytes, k: int) -> tuple[torch.Tensor, float, float]:
-    """uint8 [3, H, W] decoded at about 1/k scale where the format allows (JPEG), and the
-    scales (x, y) applied (libjpeg rounds each side up separately)."""
-    if k == 1 and _is_jpeg(data):
-        from torchvision.io import ImageReadMode, decode_jpeg
-
-        encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        return decode_jpeg(encoded, mode=ImageReadMode.RGB), 1.0, 1.0
+def _open_scaled(data: bytes, k: int) -> tuple[Image.Image, float, float]:
+    """The image decoded by PIL at about 1/k scale where the format allows (JPEG draft
+    mode), and the scales (x, y) applied (libjpeg rounds each side up separately)."""
     image = Image.open(io.BytesIO(data))
     width, height = image.size
     if k > 1:
         image.draft("RGB", (math.ceil(width / k), math.ceil(height / k)))
     if image.mode != "RGB":
         image = image.convert("RGB")
-    pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)  # channels-last memory
-    return pixels, image.size[0] / width, image.size[1] / height
+    return image, image.size[0] / width, image.size[1] / height
 
 
-def _resize_box(image: torch.Tensor, box: tuple[float, ...], sx: float, sy: float, size: int):
-    """``box`` = (top, left, h, w) in original pixels, scaled to the decoded image (to
-    whole pixels) and resized to ``size``: uint8 numpy [3, size, size]."""
+def _pil_resize(image: Image.Image, box: tuple[float, ...], sx: float, sy: float, size: int):
+    """``box`` = (top, left, h, w) in original pixels, scaled (to the sub-pixel) and
+    resized to ``size``: uint8 [3, size, size]."""
     top, left, h, w = box
-    height, width = image.shape[1:]
-    y0, x0 = min(height - 1, round(top * sy)), min(width - 1, round(left * sx))
-    y1 = max(y0 + 1, min(height, round((top + h) * sy)))
-    x1 = max(x0 + 1, min(width, round((left + w) * sx)))
-    crop = image[None, :, y0:y1, x0:x1]
+    area = (
+        left * sx,
+        top * sy,
+        min(image.size[0], (left + w) * sx),
+        min(image.size[1], (top + h) * sy),
+    )
+    out = image.resize((size, size), Image.Resampling.BILINEAR, box=area)
+    return np.asarray(out).transpose(2, 0, 1)
+
+
+def _decode_jpeg(data: bytes) -> torch.Tensor:
+    """uint8 [3, H, W] at full scale, by libjpeg-turbo through torchvision.io."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    return decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+
+
+def _torch_resize(pixels: torch.Tensor, box: tuple[float, ...], size: int) -> np.ndarray:
+    """``box`` = (top, left, h, w) in pixels (rounded to whole ones, as torchvision's
+    crops are) resized to ``size``: uint8 [3, size, size]."""
+    top, left, h, w = box
+    height, width = pixels.shape[1:]
+    y0, x0 = min(height - 1, round(top)), min(width - 1, round(left))
+    y1, x1 = max(y0 + 1, min(height, round(top + h))), max(x0 + 1, min(width, round(left + w)))
     out = torch.nn.functional.interpolate(
-        crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        pixels[None, :, y0:y1, x0:x1],
+        size=(size, size),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
     )
     return out[0].numpy()
+
+
+def _crops(data: bytes, boxes: list[tuple[float, ...]], size: int, k: int) -> list[np.ndarray]:
+    """Each box resized to ``size``, from one decoding at scale 1/k: a full-scale JPEG
+    through torchvision.io and torch, the rest (DCT-scaled, other formats) through PIL."""
+    if k == 1 and _is_jpeg(data):
+        pixels = _decode_jpeg(data)
+        return [_torch_resize(pixels, box, size) for box in boxes]
+    image, sx, sy = _open_scaled(data, k)
+    return [_pil_resize(image, box, sx, sy, size) for box in boxes]
 
 
 def decode_crops(
@@ -109,8 +137,7 @@ def decode_crops(
     ``size`` x ``size``, from one decoding (at the scale the smallest crop allows):
     uint8 [len(boxes), 3, size, size]."""
     k = min(draft_factor(b[2], b[3], size) for b in boxes) if draft else 1
-    image, sx, sy = _decode(data, k)
-    return np.stack([_resize_box(image, box, sx, sy, size) for box in boxes])
+    return np.stack(_crops(data, list(boxes), size, k))
 
 
 def decode_crop(
@@ -163,5 +190,4 @@ def decode_center(data: bytes, size: int, draft: bool = True) -> np.ndarray:
     """Evaluation input: uint8 [3, size, size], resize + centre crop (see module doc)."""
     height, width = image_size(data)
     box = center_box(height, width, size)
-    image, sx, sy = _decode(data, draft_factor(box[2], box[3], size) if draft else 1)
-    return _resize_box(image, box, sx, sy, size)
+    return _crops(data, [box], size, draft_factor(box[2], box[3], size) if draft else 1)[0]
