@@ -26,6 +26,19 @@ TINY = [
     "eval.ood.corruptions=[gaussian_noise, rotation]",
 ]
 
+# TINY for tests of orchestration (locks, workers, reuse) that read no evaluation beyond
+# the linear probe and the spectrum: one epoch, no baselines, kNN, HSIC or corruptions
+LEAN = [
+    *TINY,
+    "optim.epochs=1",
+    "optim.warmup_epochs=0",
+    "eval.linear.epochs=2",
+    "eval.baselines=false",
+    "eval.knn.enabled=false",
+    "eval.independence.enabled=false",
+    "eval.ood.datasets=[digits]",
+]
+
 
 # Subprocess timeouts catch hangs, not slowness: each test states the time its command
 # takes on an idle machine and the timeout is that times this factor (default 4, for a

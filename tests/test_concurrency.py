@@ -13,7 +13,7 @@ import pytest
 
 from sslctl.errors import SslctlError
 from sslctl.locks import RecipeBusy, recipe_lock
-from tests.conftest import RECIPES, TINY, cli_env, sslctl_cmd, timeout_s
+from tests.conftest import LEAN, RECIPES, cli_env, sslctl_cmd, timeout_s
 
 
 def _uri(folder: Path) -> str:
@@ -97,7 +97,7 @@ def test_eight_simultaneous_first_runs(tmp_path: Path) -> None:
     experiment): 8 finished runs, 0 errors (before the store lock: all 8 failed with
     alembic errors and left a half-migrated store)."""
     recipe = str(RECIPES / "vicreg.yaml")
-    sets = [a for s in [*TINY, "eval.baselines=false"] for a in ("--set", s)]
+    sets = [a for s in LEAN for a in ("--set", s)]
     procs = [
         _popen(tmp_path, "pretrain", recipe, *sets, "--set", f"seed={seed}") for seed in range(8)
     ]
@@ -123,7 +123,7 @@ def test_same_recipe_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     from sslctl.vocabulary import Tag
 
     recipe = str(RECIPES / "vicreg.yaml")
-    tiny = [*TINY, "eval.baselines=false"]
+    tiny = LEAN
     sets = [a for s in tiny for a in ("--set", s)]
     rhash = recipe_hash(load_recipe(recipe, tiny))
     monkeypatch.chdir(tmp_path)

@@ -27,10 +27,13 @@ def check_claim(
     workers: int = 1,
     launcher: str = "local",
     plot_dir: Path = Path("claims-out"),
+    run: bool = True,
     say: Say = print,
 ) -> tuple[ClaimResult, str, Path]:
-    """Run what is missing, decide, log; returns (result, parent run id, plot path)."""
-    trials = measure(claim, scale, workers=workers, launcher=launcher, say=say)
+    """Run what is missing (``run=False``: the pipeline runs were run already, by
+    :func:`sslctl.claims.run.run_all_missing`), decide, log; returns (result, parent run
+    id, plot path)."""
+    trials = measure(claim, scale, workers=workers, launcher=launcher, run=run, say=say)
     result = evaluate(claim, trials, scale)
     plot_dir.mkdir(parents=True, exist_ok=True)
     png = plot_claim(claim, trials, result, plot_dir / f"{claim.name}.png")

@@ -53,27 +53,64 @@ def _finished(tracker: Tracker, recipe: Recipe) -> Any:
 
 
 def pipeline_trials(
-    claim: Claim, scale: str, *, workers: int = 1, launcher: str = "local", say: Say = print
+    claim: Claim,
+    scale: str,
+    *,
+    workers: int = 1,
+    launcher: str = "local",
+    run: bool = True,
+    say: Say = print,
 ) -> list[Trial]:
-    """Every run of the claim, reusing finished ones (found by recipe hash)."""
+    """Every run of the claim, reusing finished ones (found by recipe hash); ``run=False``
+    after :func:`run_all_missing` (what is still missing then failed there: not retried)."""
     todo = recipes(claim, scale)
     tracker = Tracker()
-    for experiment in dict.fromkeys(r.experiment for *_, r in todo):
-        tracker.experiment_id(experiment)  # the store exists before any worker starts
-    missing = [item for item in todo if _finished(tracker, item[3]) is None]
-    say(
-        f"claim {claim.name}: {len(todo)} runs, {len(todo) - len(missing)} already finished "
-        f"(found by recipe hash), {len(missing)} to run"
-    )
-    if missing and launcher == "slurm":
-        _on_slurm([item[3] for item in missing], claim.name, say)
-    elif missing and workers > 1:
-        _in_processes(missing, claim.name, workers, say)
-    else:
-        for label, _, seed, recipe in missing:
-            say(f"  {label} seed {seed}: running")
-            say(f"  {label} seed {seed}: {_outcome(lambda r=recipe: _run_one(r, claim.name))}")
+    missing = _missing(tracker, todo)
+    done = f"claim {claim.name}: {len(todo)} runs, {len(todo) - len(missing)}"
+    if not run:
+        say(f"{done} finished, {len(missing)} did not finish")
+        return [_trial(tracker, *item) for item in todo]
+    say(f"{done} already finished (found by recipe hash), {len(missing)} to run")
+    _run_missing([(claim.name, item) for item in missing], workers, launcher, say)
     return [_trial(tracker, *item) for item in todo]
+
+
+def run_all_missing(
+    claims: list[Claim], scale: str, *, workers: int = 1, launcher: str = "local", say: Say = print
+) -> None:
+    """Before checking several claims: the missing runs of all their pipelines at once, in
+    one pool (a worker that finishes one claim's last run takes the next claim's first
+    instead of idling until the slowest run of that claim ends); runs that claims share
+    (same experiment and recipe hash) once."""
+    tracker = Tracker()
+    missing: dict[tuple[str, str], tuple[str, tuple]] = {}
+    for claim in (c for c in claims if c.kind == "pipeline"):
+        for item in _missing(tracker, recipes(claim, scale)):
+            key = (item[3].experiment, recipe_hash(item[3]))
+            missing.setdefault(key, (claim.name, item))
+    if missing:
+        say(f"{len(missing)} runs missing across {len(claims)} claims: running them together")
+        _run_missing(list(missing.values()), workers, launcher, say)
+
+
+def _missing(tracker: Tracker, todo: list[tuple]) -> list[tuple]:
+    """The (label, value, seed, recipe) items without a finished run; the experiments are
+    created first, so no worker process creates the store."""
+    for experiment in dict.fromkeys(r.experiment for *_, r in todo):
+        tracker.experiment_id(experiment)
+    return [item for item in todo if _finished(tracker, item[3]) is None]
+
+
+def _run_missing(missing: list[tuple[str, tuple]], workers: int, launcher: str, say: Say) -> None:
+    """(claim name, item) pairs: as SLURM jobs, in ``workers`` processes or here."""
+    if missing and launcher == "slurm":
+        _on_slurm(missing, say)
+    elif missing and workers > 1:
+        _in_processes(missing, workers, say)
+    else:
+        for claim, (label, _, seed, recipe) in missing:
+            say(f"  {label} seed {seed}: running")
+            say(f"  {label} seed {seed}: {_outcome(lambda r=recipe, c=claim: _run_one(r, c))}")
 
 
 def _outcome(run: Callable[[], str]) -> str:
@@ -98,7 +135,7 @@ def _trial(tracker: Tracker, label: str, value: Any, seed: int, recipe: Recipe) 
     return Trial(label, value, seed, last.run_id, {}, error=error[:500])
 
 
-def _in_processes(missing: list[Any], claim: str, workers: int, say: Say) -> None:
+def _in_processes(missing: list[tuple[str, tuple]], workers: int, say: Say) -> None:
     """The missing runs in ``workers`` spawned processes that split the cores."""
     from sslctl.launch.resources import local_worker_env
 
@@ -109,8 +146,8 @@ def _in_processes(missing: list[Any], claim: str, workers: int, say: Say) -> Non
         initializer=_set_environment,
         initargs=(local_worker_env(workers),),
     ) as pool:
-        futures = [pool.submit(_run_one, item[3], claim) for item in missing]
-        for (label, _, seed, _), future in zip(missing, futures, strict=True):
+        futures = [pool.submit(_run_one, item[3], claim) for claim, item in missing]
+        for (_, (label, _, seed, _)), future in zip(missing, futures, strict=True):
             say(f"  {label} seed {seed}: {_outcome(future.result)}")
 
 
@@ -120,13 +157,13 @@ def _set_environment(env: dict[str, str]) -> None:
     os.environ.update(env)
 
 
-def _on_slurm(missing: list[Recipe], claim: str, say: Say) -> None:
+def _on_slurm(missing: list[tuple[str, tuple]], say: Say) -> None:
     """Submit each missing recipe as a SLURM job and wait for all of them."""
     from sslctl.launch.slurm import submit_pipeline
     from sslctl.launch.sweep import wait_for
 
     jobs = []
-    for recipe in missing:
+    for claim, (*_, recipe) in missing:
         recipe.launcher.kind = "slurm"
         sub = submit_pipeline(recipe, source=f"claim {claim}", say=say)
         jobs += [j for j in (sub.job_id, sub.eval_job_id) if j]
@@ -181,8 +218,14 @@ def _table_text(name: str, rows: list[Any]) -> str:
 
 
 def measure(
-    claim: Claim, scale: str, *, workers: int = 1, launcher: str = "local", say: Say = print
+    claim: Claim,
+    scale: str,
+    *,
+    workers: int = 1,
+    launcher: str = "local",
+    run: bool = True,
+    say: Say = print,
 ) -> list[Trial]:
     if claim.kind == "pipeline":
-        return pipeline_trials(claim, scale, workers=workers, launcher=launcher, say=say)
+        return pipeline_trials(claim, scale, workers=workers, launcher=launcher, run=run, say=say)
     return study_trials(claim, scale, say)[0]

@@ -89,7 +89,17 @@ def claims_check(
         fail(err)
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
     from sslctl.claims.check import check_claim
+    from sslctl.claims.run import run_all_missing
 
+    def say(message: str) -> None:
+        console.print(f"[dim]{_escape(message)}[/]")
+
+    pooled = len(claims) > 1
+    try:
+        if pooled:
+            run_all_missing(claims, scale, workers=workers, launcher=launcher, say=say)
+    except SslctlError as err:
+        fail(err)
     for claim in claims:
         try:
             result, parent, png = check_claim(
@@ -98,7 +108,8 @@ def claims_check(
                 workers=workers,
                 launcher=launcher,
                 plot_dir=out,
-                say=lambda m: console.print(f"[dim]{_escape(m)}[/]"),
+                run=not pooled,
+                say=say,
             )
         except SslctlError as err:
             fail(err)

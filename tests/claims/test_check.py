@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from sslctl.claims.check import check_claim, latest_checks
+from sslctl.claims.run import run_all_missing
 from sslctl.claims.spec import load_claim
 from sslctl.tracking import Tracker
-from tests.conftest import RECIPES, TINY, run_sslctl
+from tests.conftest import LEAN, RECIPES, run_sslctl
 
 STATEMENT = {"text": "t", "paper": "p", "section": "s", "quoted": False}
 
@@ -58,33 +59,37 @@ def test_study_claim_end_to_end(workdir: Path) -> None:
 
 @pytest.mark.slow
 def test_pipeline_claim_runs_once_and_reuses(workdir: Path) -> None:
-    """Two arms x 2 seeds of tiny pipelines; the second check finds all 4 by recipe hash."""
-    path = write(
-        workdir,
-        "variance",
-        {
-            "title": "variance",
-            "statement": STATEMENT,
-            "kind": "pipeline",
-            "scales": {
-                "quick": {
-                    "base": str(RECIPES / "vicreg.yaml"),
-                    "set": [*TINY, "eval.baselines=false", "experiment=claims-test"],
-                }
-            },
-            "arms": {"no-variance": ["method.std_coeff=0"], "default": []},
-            "compare": {"treatment": ["no-variance"], "control": "default"},
-            "measure": "spectrum/rankme",
-            "test": "paired-difference",
-            "direction": "decrease",
-            "seeds": 2,
+    """Two arms x 2 seeds of tiny pipelines, for two claims that share them (as `claims
+    check --all` runs them: one pool first): each of the 4 runs once, both checks use the
+    same runs, and a later check finds all 4 by recipe hash."""
+    spec = {
+        "title": "variance",
+        "statement": STATEMENT,
+        "kind": "pipeline",
+        "scales": {
+            "quick": {
+                "base": str(RECIPES / "vicreg.yaml"),
+                "set": [*LEAN, "experiment=claims-test"],
+            }
         },
-    )
+        "arms": {"no-variance": ["method.std_coeff=0"], "default": []},
+        "compare": {"treatment": ["no-variance"], "control": "default"},
+        "measure": "spectrum/rankme",
+        "test": "paired-difference",
+        "direction": "decrease",
+        "seeds": 2,
+    }
+    claim = load_claim(str(write(workdir, "variance", spec)))
+    twin = load_claim(str(write(workdir, "variance-twin", spec)))
     said: list[str] = []
-    claim = load_claim(str(path))
-    first, _, _ = check_claim(claim, "quick", plot_dir=workdir / "out", say=said.append)
-    assert "4 to run" in said[0]
+    run_all_missing([claim, twin], "quick", say=said.append)
+    assert "4 runs missing across 2 claims" in said[0]
+    said.clear()
+    first, _, _ = check_claim(claim, "quick", plot_dir=workdir / "out", run=False, say=said.append)
+    other, _, _ = check_claim(twin, "quick", plot_dir=workdir / "out", run=False, say=said.append)
+    assert "4 finished, 0 did not finish" in said[0]
     assert len(first.run_ids) == 4 and first.comparisons[0].n == 2
+    assert other.run_ids == first.run_ids
     said.clear()
     again, _, _ = check_claim(claim, "quick", plot_dir=workdir / "out", say=said.append)
     assert "4 already finished" in said[0] and "0 to run" in said[0]
@@ -92,5 +97,6 @@ def test_pipeline_claim_runs_once_and_reuses(workdir: Path) -> None:
     assert again.comparisons[0].estimate == first.comparisons[0].estimate
     report = run_sslctl(workdir, "claims", "report", "--format", "json")
     assert report.returncode == 0, report.stderr
-    (row,) = json.loads(report.stdout)
-    assert row["name"] == "variance" and row["verdict"] == again.verdict
+    rows = {row["name"]: row for row in json.loads(report.stdout)}
+    assert sorted(rows) == ["variance", "variance-twin"]
+    assert rows["variance"]["verdict"] == rows["variance-twin"]["verdict"] == again.verdict

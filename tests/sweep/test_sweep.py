@@ -25,6 +25,8 @@ TINY = [
     "eval.linear.epochs=3",
     "eval.ood.datasets=[digits]",
     "eval.baselines=false",
+    "eval.knn.enabled=false",
+    "eval.independence.enabled=false",
 ]
 
 
