@@ -94,12 +94,12 @@ def claims_check(
     def say(message: str) -> None:
         console.print(f"[dim]{_escape(message)}[/]")
 
-    pooled = len(claims) > 1
-    try:
-        if pooled:
+    pooled = len(claims) > 1  # --all: every claim's missing runs in one pool first
+    if pooled:
+        try:
             run_all_missing(claims, scale, workers=workers, launcher=launcher, say=say)
-    except SslctlError as err:
-        fail(err)
+        except SslctlError as err:
+            fail(err)
     for claim in claims:
         try:
             result, parent, png = check_claim(
