@@ -67,11 +67,11 @@ def pipeline_trials(
     tracker = Tracker()
     missing = _missing(tracker, todo)
     done = f"claim {claim.name}: {len(todo)} runs, {len(todo) - len(missing)}"
-    if not run:
+    if run:
+        say(f"{done} already finished (found by recipe hash), {len(missing)} to run")
+        _run_missing([(claim.name, item) for item in missing], workers, launcher, say)
+    else:
         say(f"{done} finished, {len(missing)} did not finish")
-        return [_trial(tracker, *item) for item in todo]
-    say(f"{done} already finished (found by recipe hash), {len(missing)} to run")
-    _run_missing([(claim.name, item) for item in missing], workers, launcher, say)
     return [_trial(tracker, *item) for item in todo]
 
 

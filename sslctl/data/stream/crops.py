@@ -10,12 +10,12 @@
   difference against full decoding.
 - JPEGs whose crops allow no more than a 1/2 DCT scale (k < ``DRAFT_FROM``: reducing by 2
   saves less than PIL's decoding costs over libjpeg-turbo's own) are decoded at full
-  scale by libjpeg-turbo through
-  ``torchvision.io.decode_jpeg`` and their crops resized by torch's anti-aliased bilinear
-  ``interpolate`` on uint8: the filter of PIL's ``BILINEAR`` resize that torchvision's
-  ``RandomResizedCrop`` applies to PIL images (equal to 0.01 grey levels on average), at
-  about half its time on one core. DCT-scaled decodings (k >= 4) go through PIL, whose
-  resize takes the crop box to the sub-pixel at the reduced scale.
+  scale by libjpeg-turbo through ``torchvision.io.decode_jpeg`` and their crops resized
+  by torch's anti-aliased bilinear ``interpolate`` on uint8: the filter of PIL's
+  ``BILINEAR`` resize that torchvision's ``RandomResizedCrop`` applies to PIL images
+  (equal to 0.01 grey levels on average), at about half its time on one core.
+  DCT-scaled decodings (k >= 4) go through PIL, whose resize takes the crop box to the
+  sub-pixel at the reduced scale.
 - :func:`image_size`: (height, width) read from the JPEG frame header without decoding.
 - :func:`decode_center`: evaluation input, ImageNet style: shorter side to
   ``size / 0.875`` (256 for 224), central ``size x size``, in one resize of the box.
@@ -146,7 +146,7 @@ def decode_crops(
     ``size`` x ``size``, from one decoding (at the scale the smallest crop allows):
     uint8 [len(boxes), 3, size, size]."""
     k = min(draft_factor(b[2], b[3], size) for b in boxes) if draft else 1
-    return np.stack(_crops(data, list(boxes), size, k))
+    return np.stack(_crops(data, boxes, size, k))
 
 
 def decode_crop(
@@ -169,9 +169,8 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         if marker == 0xFF:  # fill byte
             i += 1
         elif marker in _SOF:
-            return int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(
-                data[i + 7 : i + 9], "big"
-            )
+            height, width = data[i + 5 : i + 7], data[i + 7 : i + 9]
+            return int.from_bytes(height, "big"), int.from_bytes(width, "big")
         elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length field
             i += 2
         else:
