@@ -13,7 +13,7 @@ from typing import Any
 from sslctl.claims.plot import plot_claim
 from sslctl.claims.run import Say, measure
 from sslctl.claims.spec import Claim
-from sslctl.claims.verdict import ClaimResult, evaluate
+from sslctl.claims.verdict import ClaimResult, Trial, evaluate
 from sslctl.tracking import Tracker
 from sslctl.vocabulary import Tag
 
@@ -28,12 +28,14 @@ def check_claim(
     launcher: str = "local",
     plot_dir: Path = Path("claims-out"),
     run: bool = True,
+    trials: list[Trial] | None = None,
     say: Say = print,
 ) -> tuple[ClaimResult, str, Path]:
     """Run what is missing (``run=False``: the pipeline runs were run already, by
-    :func:`sslctl.claims.run.run_all_missing`), decide, log; returns (result, parent run
-    id, plot path)."""
-    trials = measure(claim, scale, workers=workers, launcher=launcher, run=run, say=say)
+    :func:`sslctl.claims.run.run_all_missing`, which also gives a study claim its
+    ``trials``), decide, log; returns (result, parent run id, plot path)."""
+    if trials is None:
+        trials = measure(claim, scale, workers=workers, launcher=launcher, run=run, say=say)
     result = evaluate(claim, trials, scale)
     plot_dir.mkdir(parents=True, exist_ok=True)
     png = plot_claim(claim, trials, result, plot_dir / f"{claim.name}.png")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from typing import Any
 
@@ -77,20 +77,27 @@ def pipeline_trials(
 
 def run_all_missing(
     claims: list[Claim], scale: str, *, workers: int = 1, launcher: str = "local", say: Say = print
-) -> None:
+) -> dict[str, list[Trial]]:
     """Before checking several claims: the missing runs of all their pipelines at once, in
     one pool (a worker that finishes one claim's last run takes the next claim's first
     instead of idling until the slowest run of that claim ends); runs that claims share
-    (same experiment and recipe hash) once."""
+    (same experiment and recipe hash) once. The study claims' studies run in the same
+    pool, after the pipelines (they are short, so they fill the end); returns their trials
+    by claim name (a study that failed in the pool is left out: its check runs it again
+    and reports the error)."""
     tracker = Tracker()
     missing: dict[tuple[str, str], tuple[str, tuple]] = {}
     for claim in (c for c in claims if c.kind == "pipeline"):
         for item in _missing(tracker, recipes(claim, scale)):
             key = (item[3].experiment, recipe_hash(item[3]))
             missing.setdefault(key, (claim.name, item))
+    studies = [c for c in claims if c.kind != "pipeline"]
     if missing:
         say(f"{len(missing)} runs missing across {len(claims)} claims: running them together")
-        _run_missing(list(missing.values()), workers, launcher, say)
+    if launcher == "local" and workers > 1:
+        return _in_processes(list(missing.values()), workers, say, studies, scale)
+    _run_missing(list(missing.values()), workers, launcher, say)
+    return {c.name: study_trials(c, scale, say)[0] for c in studies}
 
 
 def _missing(tracker: Tracker, todo: list[tuple]) -> list[tuple]:
@@ -101,8 +108,19 @@ def _missing(tracker: Tracker, todo: list[tuple]) -> list[tuple]:
     return [item for item in todo if _finished(tracker, item[3]) is None]
 
 
+def _largest_first(missing: list[tuple[str, tuple]]) -> list[tuple[str, tuple]]:
+    """The runs ordered by estimated work, largest first (parameters x epochs: the
+    width-4096 projector's runs take three times the others'), so that the pool's last
+    runs are short and no worker idles long at the end (longest-processing-time first)."""
+    from sslctl.recipe.checks import model_size
+
+    return sorted(missing, key=lambda m: -model_size(m[1][3])[0] * m[1][3].optim.epochs)
+
+
 def _run_missing(missing: list[tuple[str, tuple]], workers: int, launcher: str, say: Say) -> None:
-    """(claim name, item) pairs: as SLURM jobs, in ``workers`` processes or here."""
+    """(claim name, item) pairs, largest first: as SLURM jobs, in ``workers`` processes
+    or here."""
+    missing = _largest_first(missing)
     if missing and launcher == "slurm":
         _on_slurm(missing, say)
     elif missing and workers > 1:
@@ -135,8 +153,15 @@ def _trial(tracker: Tracker, label: str, value: Any, seed: int, recipe: Recipe) 
     return Trial(label, value, seed, last.run_id, {}, error=error[:500])
 
 
-def _in_processes(missing: list[tuple[str, tuple]], workers: int, say: Say) -> None:
-    """The missing runs in ``workers`` spawned processes that split the cores."""
+def _in_processes(
+    missing: list[tuple[str, tuple]],
+    workers: int,
+    say: Say,
+    studies: Sequence[Claim] = (),
+    scale: str = "quick",
+) -> dict[str, list[Trial]]:
+    """The missing runs (largest first), then the studies, in ``workers`` spawned processes
+    that split the cores; returns the studies' trials by claim name."""
     from sslctl.launch.resources import local_worker_env
 
     context = multiprocessing.get_context("spawn")
@@ -146,9 +171,26 @@ def _in_processes(missing: list[tuple[str, tuple]], workers: int, say: Say) -> N
         initializer=_set_environment,
         initargs=(local_worker_env(workers),),
     ) as pool:
-        futures = [pool.submit(_run_one, item[3], claim) for claim, item in missing]
-        for (_, (label, _, seed, _)), future in zip(missing, futures, strict=True):
-            say(f"  {label} seed {seed}: {_outcome(future.result)}")
+        runs = {
+            pool.submit(_run_one, recipe, claim): f"{label} seed {seed}"
+            for claim, (label, _, seed, recipe) in _largest_first(missing)
+        }
+        measured = {pool.submit(_study_in_worker, c, scale): c.name for c in studies}
+        trials: dict[str, list[Trial]] = {}
+        for future in as_completed([*runs, *measured]):
+            if future in runs:
+                say(f"  {runs[future]}: {_outcome(future.result)}")
+            elif future.exception() is None:
+                trials[measured[future]] = future.result()
+                say(f"  claim {measured[future]}: study done")
+            else:  # its check runs it again here, where the error is reported
+                say(f"  claim {measured[future]}: study failed: {future.exception()}")
+    return trials
+
+
+def _study_in_worker(claim: Claim, scale: str) -> list[Trial]:
+    """A study claim's trials, measured and logged in a pool worker."""
+    return study_trials(claim, scale, say=lambda m: None)[0]
 
 
 def _set_environment(env: dict[str, str]) -> None:

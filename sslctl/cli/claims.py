@@ -95,9 +95,10 @@ def claims_check(
         console.print(f"[dim]{_escape(message)}[/]")
 
     pooled = len(claims) > 1  # --all: every claim's missing runs in one pool first
+    studied = {}
     if pooled:
         try:
-            run_all_missing(claims, scale, workers=workers, launcher=launcher, say=say)
+            studied = run_all_missing(claims, scale, workers=workers, launcher=launcher, say=say)
         except SslctlError as err:
             fail(err)
     for claim in claims:
@@ -109,6 +110,7 @@ def claims_check(
                 launcher=launcher,
                 plot_dir=out,
                 run=not pooled,
+                trials=studied.get(claim.name),
                 say=say,
             )
         except SslctlError as err:
