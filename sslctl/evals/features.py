@@ -3,7 +3,7 @@ streamed sets: :mod:`sslctl.data.stream.features`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -41,8 +41,8 @@ def encode(
     size = images.shape[-1]
     chunks = []
     batches = -(-len(images) // batch_size)
-    for i, start in enumerate(range(0, len(images), batch_size)):
-        x = to_input(images[start : start + batch_size].to(device), mean, std, size)
+    for i, batch in enumerate(_batches(images, batch_size)):
+        x = to_input(batch.to(device), mean, std, size)
         with autocast(device, dtype):
             chunks.append(encoder(x).float().cpu())
         if progress is not None:
@@ -51,6 +51,16 @@ def encode(
     if cache is not None:
         disk.save(cache, features)
     return features
+
+
+def _batches(images: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
+    """Consecutive batches; a packed split too large to cache streams its own
+    (:meth:`sslctl.data.stream.evalset.SplitImages.batches`)."""
+    if hasattr(images, "batches"):
+        yield from images.batches(batch_size)
+        return
+    for start in range(0, len(images), batch_size):
+        yield images[start : start + batch_size]
 
 
 def raw_pixels(x: torch.Tensor) -> torch.Tensor:

@@ -3,10 +3,14 @@
 Pretraining reads the shards through :class:`.feed.StreamFeeder`; the evaluations
 (linear, kNN, OOD, independence, spectrum, baselines) take uint8 image tensors. Here
 those are the evaluation inputs of every image (resize + centre crop, :mod:`.crops`),
-decoded once by streaming through DataLoader workers into a memory-mapped ``.npy`` file,
-keyed by the dataset's checksum, split and size, under ``<data root>/stream-cache/``, and
-built on first use: pretraining alone never builds them, so its memory does not grow with
-the dataset. Written to a temporary name and renamed, so an interrupted build is redone.
+decoded by streaming through DataLoader workers. A split whose images fit
+``IMAGE_CACHE_MAX`` and the disk is decoded once into a memory-mapped ``.npy`` file,
+keyed by the dataset's checksum, split and size, under ``<data root>/stream-cache/``,
+built on first use (pretraining alone never builds it, so its memory does not grow with
+the dataset), written to a temporary name and renamed, so an interrupted build is redone.
+A larger split (ImageNet-1k's train split at 224 px is 193 GB of images) is streamed
+straight into the encoder in batches (:meth:`SplitImages.batches`) and nothing of it is
+kept but the features (:mod:`.features`) and the labels.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ from sslctl.data.stream.manifest import read_manifest, shards_path
 from sslctl.errors import SslctlError
 
 DEFAULT_SIZE = 224
+# evaluation splits with more image bytes than this are streamed into the encoder, not cached
+IMAGE_CACHE_MAX = 16 * 2**30
 
 
 class LazyImages:
@@ -70,8 +76,11 @@ class LazyImages:
 
 
 class _CenterCrops(torch.utils.data.Dataset):
-    def __init__(self, reader: Reader, size: int, n: int, chunk: int):
+    """Map-style: chunk ``i`` -> (first index, its evaluation crops, their labels)."""
+
+    def __init__(self, reader: Reader, size: int, n: int, chunk: int, decode: bool = True):
         self.reader, self.size, self.n, self.chunk = reader, size, n, chunk
+        self.decode = decode
 
     def __len__(self) -> int:
         return -(-self.n // self.chunk)
@@ -79,8 +88,26 @@ class _CenterCrops(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[int, np.ndarray, np.ndarray]:
         idx = np.arange(i * self.chunk, min(self.n, (i + 1) * self.chunk))
         samples = self.reader.many(idx)
-        images = np.stack([crops.decode_center(s["image"], self.size) for s in samples])
+        if self.decode:
+            images = np.stack([crops.decode_center(s["image"], self.size) for s in samples])
+        else:  # labels only
+            images = np.zeros((len(idx), 0), np.uint8)
         return int(idx[0]), images, np.asarray([int(s["label"]) for s in samples])
+
+
+def _chunks(
+    split_dir: Path, n: int, size: int, workers: int, decode: bool = True
+) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+    """The split's evaluation crops (or only labels) in index order, 64 images at a time,
+    decoded in ``workers`` DataLoader workers (one torch thread each)."""
+    return iter(
+        torch.utils.data.DataLoader(
+            _CenterCrops(Reader(split_dir), size, n, 64, decode),
+            batch_size=None,
+            num_workers=workers,
+            worker_init_fn=one_thread if workers else None,
+        )
+    )
 
 
 def cache_root() -> Path:
@@ -96,25 +123,32 @@ def build_cache(split_dir: Path, n: int, size: int, stem: Path, workers: int) ->
     tmp = stem.with_name(f".{stem.name}.{os.getpid()}.tmp.npy")
     images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, 3, size, size))
     labels = np.zeros(n, dtype=np.int64)
-    loader = torch.utils.data.DataLoader(
-        _CenterCrops(Reader(split_dir), size, n, 64),
-        batch_size=None,
-        num_workers=workers,
-        worker_init_fn=one_thread if workers else None,
-    )
-    for start, block, block_labels in loader:
+    for start, block, block_labels in _chunks(split_dir, n, size, workers):
         images[start : start + len(block)] = block.numpy()
         labels[start : start + len(block)] = block_labels.numpy()
     images.flush()
     del images
-    np.save(stem.with_name(stem.name + ".labels.npy"), labels)
+    _save(_labels_path(stem), labels)
     os.replace(tmp, stem.with_name(stem.name + ".images.npy"))
+
+
+def _labels_path(stem: Path) -> Path:
+    return stem.with_name(stem.name + ".labels.npy")
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    """``np.save`` to a temporary name, then rename (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
 
 
 def require_space(folder: Path, needed: int, what: str) -> None:
     """An error before writing when ``folder``'s disk cannot hold ``needed`` bytes and a
-    10% margin (the cache of ImageNet-1k train at 224 px is 193 GB: evaluating that split
-    needs a data root on a disk that large, or a smaller ``data.image_size``)."""
+    10% margin. Only what needs the images themselves builds the cache of a split that
+    does not fit (the corruption suite of a packed set: ``<dataset>-c``); the features of
+    such a split are streamed (:meth:`SplitImages.batches`)."""
     free = shutil.disk_usage(folder).free
     if needed * 1.1 > free:
         raise SslctlError(
@@ -150,16 +184,8 @@ class StreamedDataset:
         split = self.manifest[f"{which}_split"]
         n = int(self.manifest["splits"][split]["samples"])
         stem = cache_root() / f"{self.manifest['checksum'][:16]}-{split}-{self.image_size}"
-        labels_path = stem.with_name(stem.name + ".labels.npy")
-
-        def build() -> torch.Tensor:
-            images_path = stem.with_name(stem.name + ".images.npy")
-            if not images_path.is_file():
-                build_cache(self.folder / split, n, self.image_size, stem, self.workers)
-            return torch.from_numpy(np.load(images_path, mmap_mode="c"))
-
-        images = LazyImages(n, self.image_size, build, cache_id=stem.name)
-        labels = _Labels(labels_path, images)
+        images = SplitImages(self.folder / split, n, self.image_size, stem, self.workers)
+        labels = _Labels(images)
         return ImageSet(self.name, images, labels, self.num_classes)  # type: ignore[arg-type]
 
     @functools.cached_property
@@ -171,15 +197,76 @@ class StreamedDataset:
         return self._imageset("eval")
 
 
-class _Labels(LazyImages):
-    """The labels, available once the images of the same split are built."""
+class SplitImages(LazyImages):
+    """The evaluation images of one packed split: a cached tensor where it fits
+    (``IMAGE_CACHE_MAX`` and the disk), otherwise streamed in batches (:meth:`batches`)."""
 
-    def __init__(self, path: Path, images: LazyImages):
-        super().__init__(len(images), 0, lambda: self._load(path, images))
+    def __init__(self, split_dir: Path, n: int, size: int, stem: Path, workers: int):
+        super().__init__(n, size, self._build, cache_id=stem.name)
+        self.split_dir, self.stem, self.workers = split_dir, stem, workers
+        self.path = stem.with_name(stem.name + ".images.npy")
+
+    def _build(self) -> torch.Tensor:
+        if not self.path.is_file():
+            build_cache(self.split_dir, self._n, self._size, self.stem, self.workers)
+        return torch.from_numpy(np.load(self.path, mmap_mode="c"))
+
+    def cached(self) -> bool:
+        """Whether the images are (or will be, on first use) a cached tensor."""
+        if self._tensor is not None or self.path.is_file():
+            return True
+        nbytes = self._n * 3 * self._size**2
+        root = self.stem.parent
+        while not root.exists():  # the disk it would be written to
+            root = root.parent
+        return nbytes <= IMAGE_CACHE_MAX and nbytes * 1.1 <= shutil.disk_usage(root).free
+
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """The images in order, ``batch_size`` at a time: slices of the cached tensor, or,
+        for a split too large to cache, decoded by streaming and not kept (the labels seen
+        on the way are saved, so :class:`_Labels` need not read the split again)."""
+        if self.cached():
+            images = self.tensor()
+            for start in range(0, self._n, batch_size):
+                yield images[start : start + batch_size]
+            return
+        pending: list[torch.Tensor] = []
+        held = 0
+        labels = np.zeros(self._n, dtype=np.int64)
+        for start, block, block_labels in _chunks(
+            self.split_dir, self._n, self._size, self.workers
+        ):
+            labels[start : start + len(block)] = block_labels.numpy()
+            pending.append(block)
+            held += len(block)
+            while held >= batch_size:
+                joined = torch.cat(pending)
+                yield joined[:batch_size]
+                pending, held = [joined[batch_size:]], held - batch_size
+        if held:
+            yield torch.cat(pending)
+        _save(_labels_path(self.stem), labels)
+
+
+class _Labels(LazyImages):
+    """The labels of a split: saved by whichever pass read them first (the image cache, a
+    streamed encoding), else read from the shards without decoding the images."""
+
+    def __init__(self, images: SplitImages):
+        super().__init__(len(images), 0, lambda: self._load(images))
 
     @staticmethod
-    def _load(path: Path, images: LazyImages) -> torch.Tensor:
-        images.tensor()
+    def _load(images: SplitImages) -> torch.Tensor:
+        path = _labels_path(images.stem)
+        if images.cached():
+            images.tensor()  # builds the image cache, labels with it
+        elif not path.is_file():
+            labels = np.zeros(len(images), dtype=np.int64)
+            for start, _, block_labels in _chunks(
+                images.split_dir, len(images), 0, images.workers, decode=False
+            ):
+                labels[start : start + len(block_labels)] = block_labels.numpy()
+            _save(path, labels)
         return torch.from_numpy(np.load(path))
 
     @property

@@ -67,3 +67,30 @@ def test_an_image_cache_the_disk_cannot_hold_is_refused_before_writing(
     with pytest.raises(SslctlError, match=r"needs 0\.0 GiB .* has 0\.0 GiB free"):
         dataset.test.images.tensor()
     assert not list(cache_root().glob("*.npy")) and not list(cache_root().glob(".*"))
+
+
+def test_a_split_too_large_to_cache_is_streamed_into_the_encoder(
+    packed: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Above ``IMAGE_CACHE_MAX`` the evaluation crops go from the decoding workers straight
+    into the encoder, in the same batches as from the cache, and are not kept: the
+    features equal those of the cached images bit for bit, the labels equal theirs, and
+    no image file is written (only features and labels)."""
+    kwargs = {"device": torch.device("cpu"), "batch_size": 5}
+    monkeypatch.setattr(evalset, "IMAGE_CACHE_MAX", 0)
+    streamed = StreamedDataset(f"shards:{packed}", 24, workers=2).train
+    dataset = StreamedDataset(f"shards:{packed}", 24, workers=0)
+    kwargs.update(mean=dataset.mean, std=dataset.std)
+    features = encode(_encoder(0), streamed.images, **kwargs)
+    assert features.shape == (24, 4)
+    assert not list(cache_root().glob("*.images.npy")) and len(_files()) == 1
+    labels = streamed.labels.tensor()
+    monkeypatch.setenv("SSLCTL_DATA", str(tmp_path / "labels-only"))
+    labels_only = StreamedDataset(f"shards:{packed}", 24, workers=0).train.labels.tensor()
+    assert not list(cache_root().glob("*.images.npy"))  # read without decoding
+    monkeypatch.setenv("SSLCTL_DATA", str(tmp_path / "cached"))
+    monkeypatch.setattr(evalset, "IMAGE_CACHE_MAX", 2**30)
+    cached = StreamedDataset(f"shards:{packed}", 24, workers=0).train
+    assert torch.equal(encode(_encoder(0), cached.images.tensor().clone(), **kwargs), features)
+    assert torch.equal(cached.labels.tensor(), labels) and torch.equal(labels_only, labels)
+    assert len(list(cache_root().glob("*.images.npy"))) == 1
