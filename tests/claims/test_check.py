@@ -109,6 +109,7 @@ def test_pipeline_claim_runs_once_and_reuses(workdir: Path) -> None:
 def test_runs_are_ordered_largest_first() -> None:
     """Longest-processing-time first: the widest projector (most parameters x epochs)
     leads, a longer run of equal size before a shorter one, ties keep their order."""
+
     def item(name: str, *overrides: str) -> tuple[str, tuple]:
         recipe = load_recipe(str(RECIPES / "vicreg.yaml"), list(overrides))
         return ("c", (name, None, 0, recipe))
