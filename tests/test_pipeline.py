@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sslctl.recipe import load_recipe
-from tests.conftest import RECIPES, TINY, cli_env, sslctl_cmd, timeout_s
+from tests.conftest import LEAN, RECIPES, TINY, cli_env, sslctl_cmd, timeout_s
 
 
 def tiny(*extra: str):
@@ -67,7 +67,7 @@ def test_killed_run_resumes_into_the_same_mlflow_run(workdir: Path) -> None:
     args = sslctl_cmd(
         "pretrain",
         str(RECIPES / "vicreg.yaml"),
-        *[a for s in [*TINY, "optim.epochs=6"] for a in ("--set", s)],
+        *[a for s in [*LEAN, "optim.epochs=6"] for a in ("--set", s)],
     )
     env = cli_env(workdir)
     proc = subprocess.Popen(

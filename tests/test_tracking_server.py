@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RECIPES, TINY, sslctl_cmd, timeout_s
+from tests.conftest import LEAN, RECIPES, sslctl_cmd, timeout_s
 
 pytestmark = pytest.mark.slow
 
-SETS = [*TINY, "eval.baselines=false"]
+SETS = LEAN
 
 
 def _free_port() -> int:

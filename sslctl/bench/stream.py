@@ -4,15 +4,18 @@ Both sides read the same synthetic JPEG ImageFolder (:mod:`sslctl.data.stream.sy
 150-600 px) with the same number of DataLoader workers and produce, per image, two uint8
 random resized crops (torchvision's ``RandomResizedCrop`` scale 0.08-1) of the output size:
 torchvision's ``ImageFolder`` + ``RandomResizedCrop`` + ``PILToTensor`` decodes the whole
-file every time; the streamed path reads the packed shards and decodes with PIL draft mode
-(:mod:`sslctl.data.stream.crops`). Then the peak memory of one pretraining epoch on the
-packed set at 1x and 8x its size (the same files, repeated).
+file for every view; the streamed path reads the packed shards and decodes each image once
+for both views (:mod:`sslctl.data.stream.crops`). Each side is timed ``REPEATS`` times,
+alternating, and the median is reported with the range (single runs of the same side
+differed by up to 2x on a shared 2-core machine). Then the peak memory of one pretraining
+epoch on the packed set at 1x and 8x its size (the same files, repeated).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,7 @@ from sslctl.bench.common import Figure
 
 SIZES = (64, 96, 224)
 BATCH = 32
+REPEATS = 3
 
 
 def _workers() -> int:
@@ -128,16 +132,26 @@ def data_pipeline(quick: bool = False) -> list[Figure]:
         _stream_rate(tmp / "packed", SIZES[0], workers)
         _torchvision_rate(source / "train", SIZES[0], workers)
         note = f"{80 * per_class} images (8 x {10 * per_class}) of 150-600 px, {workers} workers"
+        repeats = 1 if quick else REPEATS
         for size in SIZES:
-            ours = _stream_rate(tmp / "packed8", size, workers)
-            theirs = _torchvision_rate(big / "train", size, workers)
+            ours, theirs = [], []
+            for _ in range(repeats):  # alternating, so a slow spell hits both sides
+                ours.append(_stream_rate(tmp / "packed8", size, workers))
+                theirs.append(_torchvision_rate(big / "train", size, workers))
+            mine, ref = statistics.median(ours), statistics.median(theirs)
+            spread = (
+                f"; medians of {repeats} runs, ranges {min(ours):.0f}-{max(ours):.0f} "
+                f"vs {min(theirs):.0f}-{max(theirs):.0f}"
+                if repeats > 1
+                else ""
+            )
             figures.append(
                 Figure(
                     "data",
                     f"streamed decode + 2 crops, {size} px",
-                    ours,
+                    mine,
                     "img/s",
-                    f"{ours / theirs:.2f}x torchvision ImageFolder ({theirs:.0f} img/s); {note}",
+                    f"{mine / ref:.2f}x torchvision ImageFolder ({ref:.0f} img/s); {note}{spread}",
                 )
             )
         peaks = [_peak_rss(tmp / p, workers, tmp) for p in ("packed", "packed8")]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RECIPES, run_sslctl
+from tests.conftest import LEAN, RECIPES, run_sslctl
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.usefixtures("slurm_cluster")]
 
@@ -266,7 +266,7 @@ def test_afterok_chain_runs_pretraining_then_evaluation_in_one_run(workdir: Path
     """launcher.chain=afterok: two jobs, the second depending on the first; both complete,
     pretraining metrics come from the first and evaluation metrics from the second, into
     one MLflow run; `sslctl status` lists both parts."""
-    sets = [*TINY, "launcher.chain=afterok", "eval.baselines=false"]
+    sets = [*LEAN, "launcher.chain=afterok"]
     done = _pretrain_on_slurm(workdir, sets, "--wait", timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr
     job, run_id = _submitted(done.stdout)

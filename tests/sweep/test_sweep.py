@@ -148,7 +148,7 @@ def test_killed_worker_trial_is_rerun_without_duplicates(workdir: Path) -> None:
     completes exactly once in the study and the killed trial is re-run."""
     import optuna
 
-    sets = [s for s in TINY if not s.startswith("optim.epochs")] + ["optim.epochs=4"]
+    sets = [s for s in TINY if not s.startswith("optim.epochs")] + ["optim.epochs=2"]
     path = write_sweep(
         workdir / "grid.yaml", "  projector.width: [8, 16, 24]", "name: grid\nworkers: 1", sets=sets
     )
