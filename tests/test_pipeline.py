@@ -67,7 +67,7 @@ def test_killed_run_resumes_into_the_same_mlflow_run(workdir: Path) -> None:
     args = sslctl_cmd(
         "pretrain",
         str(RECIPES / "vicreg.yaml"),
-        *[a for s in [*LEAN, "optim.epochs=6"] for a in ("--set", s)],
+        *[a for s in [*LEAN, "optim.epochs=3"] for a in ("--set", s)],
     )
     env = cli_env(workdir)
     proc = subprocess.Popen(
@@ -96,7 +96,7 @@ def test_killed_run_resumes_into_the_same_mlflow_run(workdir: Path) -> None:
 
     tracker = Tracker()
     steps = sorted({s for s, _ in tracker.metric_history(run_id, "pretrain/loss")})
-    assert steps == [1, 2, 3, 4, 5, 6]
+    assert steps == [1, 2, 3]
     assert tracker.get(run_id).complete
     assert len(tracker.client.search_runs([tracker.experiment_id("quickstart")])) == 1
 
