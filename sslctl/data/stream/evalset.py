@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from sslctl.data.stream import crops
-from sslctl.data.stream.feed import Reader, one_thread
+from sslctl.data.stream.feed import Reader, import_before_fork, one_thread
 from sslctl.data.stream.manifest import read_manifest, shards_path
 from sslctl.errors import SslctlError
 
@@ -100,6 +100,7 @@ def _chunks(
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """The split's evaluation crops (or only labels) in index order, 64 images at a time,
     decoded in ``workers`` DataLoader workers (one torch thread each)."""
+    import_before_fork()
     return iter(
         torch.utils.data.DataLoader(
             _CenterCrops(Reader(split_dir), size, n, 64, decode),
