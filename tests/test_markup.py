@@ -76,11 +76,11 @@ def test_a_run_named_with_markup_prints_its_summary(tmp_path) -> None:
     """`experiment: data [/x]` from a recipe file with brackets in its name: the tiny
     pipeline finishes and prints its first line, summary and run line (it used to crash
     printing the summary, after training, and on every re-run)."""
-    from tests.conftest import RECIPES, TINY, run_sslctl
+    from tests.conftest import LEAN, RECIPES, run_sslctl
 
     path = tmp_path / "[wip] r.yaml"
     path.write_text(f"extends: {RECIPES / 'vicreg.yaml'}\nexperiment: 'data [/x]'\n")
-    sets = [a for s in [*TINY, "eval.baselines=false"] for a in ("--set", s)]
+    sets = [a for s in LEAN for a in ("--set", s)]
     for _ in range(2):  # the first run, then the re-run that recognises it
         out = run_sslctl(tmp_path, "pretrain", str(path), *sets, timeout=300)
         assert out.returncode == 0, out.stderr[-3000:]

@@ -124,21 +124,19 @@ def _trial_points(workdir: Path) -> collections.Counter:
 
 @pytest.mark.slow
 def test_grid_with_three_workers_runs_each_point_once(workdir: Path) -> None:
-    """6 grid points, 3 worker processes: each point runs exactly once, and running the
-    same sweep again reports the results instead of re-running."""
+    """4 grid points, 3 worker processes (one takes two): each point runs exactly once,
+    and running the same sweep again reports the results instead of re-running."""
     path = write_sweep(
         workdir / "grid.yaml",
-        "  projector.width: [8, 16, 24, 32, 40, 48]",
+        "  projector.width: [8, 16, 24, 32]",
         "name: grid\nworkers: 3",
     )
     out = run_sslctl(workdir, "sweep", str(path), timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert _trial_points(workdir) == collections.Counter(
-        {str(w): 1 for w in (8, 16, 24, 32, 40, 48)}
-    )
+    assert _trial_points(workdir) == collections.Counter({str(w): 1 for w in (8, 16, 24, 32)})
     again = run_sslctl(workdir, "sweep", str(path), timeout=300)
     assert again.returncode == 0 and "already finished" in again.stdout
-    assert sum(_trial_points(workdir).values()) == 6
+    assert sum(_trial_points(workdir).values()) == 4
     assert (workdir / "sweeps" / "grid.best.yaml").is_file()
 
 
@@ -150,7 +148,7 @@ def test_killed_worker_trial_is_rerun_without_duplicates(workdir: Path) -> None:
 
     sets = [s for s in TINY if not s.startswith("optim.epochs")] + ["optim.epochs=2"]
     path = write_sweep(
-        workdir / "grid.yaml", "  projector.width: [8, 16, 24]", "name: grid\nworkers: 1", sets=sets
+        workdir / "grid.yaml", "  projector.width: [8, 16]", "name: grid\nworkers: 1", sets=sets
     )
     env = cli_env(workdir)
     proc = subprocess.Popen(
@@ -176,8 +174,8 @@ def test_killed_worker_trial_is_rerun_without_duplicates(workdir: Path) -> None:
     spec = load_sweep(str(path))
     study = create_or_load(spec, open_storage(default_storage(spec)))
     done = [t for t in counted(study) if t.state == optuna.trial.TrialState.COMPLETE]
-    assert sorted(t.params["projector.width"] for t in done) == [8, 16, 24]
-    assert _trial_points(workdir) == collections.Counter({"8": 1, "16": 1, "24": 1})
+    assert sorted(t.params["projector.width"] for t in done) == [8, 16]
+    assert _trial_points(workdir) == collections.Counter({"8": 1, "16": 1})
 
 
 def test_budgeted_sweep_stops_at_its_trial_budget(workdir: Path) -> None:

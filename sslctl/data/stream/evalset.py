@@ -130,7 +130,11 @@ def build_cache(split_dir: Path, n: int, size: int, stem: Path, workers: int) ->
     images.flush()
     del images
     _save(_labels_path(stem), labels)
-    os.replace(tmp, stem.with_name(stem.name + ".images.npy"))
+    os.replace(tmp, _images_path(stem))
+
+
+def _images_path(stem: Path) -> Path:
+    return stem.with_name(stem.name + ".images.npy")
 
 
 def _labels_path(stem: Path) -> Path:
@@ -205,7 +209,7 @@ class SplitImages(LazyImages):
     def __init__(self, split_dir: Path, n: int, size: int, stem: Path, workers: int):
         super().__init__(n, size, self._build, cache_id=stem.name)
         self.split_dir, self.stem, self.workers = split_dir, stem, workers
-        self.path = stem.with_name(stem.name + ".images.npy")
+        self.path = _images_path(stem)
 
     def _build(self) -> torch.Tensor:
         if not self.path.is_file():
