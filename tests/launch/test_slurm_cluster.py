@@ -88,6 +88,19 @@ def _sacct_state(job: str) -> str:
     return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
 
 
+def _final_sacct_state(job: str) -> str:
+    """The job's state once the accounting database has recorded its end (slurmdbd
+    updates sacct after squeue has dropped the job: right after it, sacct can still say
+    RUNNING)."""
+    return _wait_until(
+        lambda: (
+            (state := _sacct_state(job)) not in ("", "PENDING", "RUNNING", "REQUEUED") and state
+        ),
+        60,
+        f"sacct to record the end of job {job}",
+    )
+
+
 def _wait_until(predicate, timeout: float, what: str, poll: float = 1.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -114,7 +127,7 @@ def test_quickstart_runs_as_a_slurm_job_into_one_mlflow_run(workdir: Path) -> No
     assert run.tags["sslctl.slurm.job_id"] == job
     assert run.tags["sslctl.slurm.requeues"] == "0"
     assert [s for s, _ in _tracker(workdir).metric_history(run_id, "pretrain/loss")] == [1, 2]
-    assert _sacct_state(job) == "COMPLETED"
+    assert _final_sacct_state(job) == "COMPLETED"
     status = run_sslctl(workdir, "status")
     assert status.returncode == 0
     row = next(line for line in status.stdout.splitlines() if f" {job} " in line)
@@ -248,7 +261,7 @@ def _check_requeue(workdir: Path, job: str, run_id: str, interrupt) -> None:
     # SLURM delays a requeued job (BeginTime, about 2 minutes); release it at once
     subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
     _wait_until(lambda: _squeue_state(job) == "", 400, "the job to end", poll=2)
-    assert _sacct_state(job) == "COMPLETED"
+    assert _final_sacct_state(job) == "COMPLETED"
     run = tracker.get(run_id)
     assert run.complete
     assert run.tags["sslctl.slurm.requeues"] == "1"
