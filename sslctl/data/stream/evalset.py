@@ -129,7 +129,7 @@ def build_cache(split_dir: Path, n: int, size: int, stem: Path, workers: int) ->
         labels[start : start + len(block)] = block_labels.numpy()
     images.flush()
     del images
-    _save(_labels_path(stem), labels)
+    save_atomic(_labels_path(stem), labels)
     os.replace(tmp, _images_path(stem))
 
 
@@ -141,7 +141,7 @@ def _labels_path(stem: Path) -> Path:
     return stem.with_name(stem.name + ".labels.npy")
 
 
-def _save(path: Path, array: np.ndarray) -> None:
+def save_atomic(path: Path, array: np.ndarray) -> None:
     """``np.save`` to a temporary name, then rename (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
@@ -149,13 +149,18 @@ def _save(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def fits_on_disk(folder: Path, needed: int) -> bool:
+    """Whether ``folder``'s disk holds ``needed`` bytes with a 10% margin."""
+    return needed * 1.1 <= shutil.disk_usage(folder).free
+
+
 def require_space(folder: Path, needed: int, what: str) -> None:
     """An error before writing when ``folder``'s disk cannot hold ``needed`` bytes and a
     10% margin. Only what needs the images themselves builds the cache of a split that
     does not fit (the corruption suite of a packed set: ``<dataset>-c``); the features of
     such a split are streamed (:meth:`SplitImages.batches`)."""
-    free = shutil.disk_usage(folder).free
-    if needed * 1.1 > free:
+    if not fits_on_disk(folder, needed):
+        free = shutil.disk_usage(folder).free
         raise SslctlError(
             f"the evaluation image cache of the {what} needs {needed / 2**30:.1f} GiB in "
             f"{folder}, but its disk has {free / 2**30:.1f} GiB free; point $SSLCTL_DATA "
@@ -224,7 +229,7 @@ class SplitImages(LazyImages):
         root = self.stem.parent
         while not root.exists():  # the disk it would be written to
             root = root.parent
-        return nbytes <= IMAGE_CACHE_MAX and nbytes * 1.1 <= shutil.disk_usage(root).free
+        return nbytes <= IMAGE_CACHE_MAX and fits_on_disk(root, nbytes)
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         """The images in order, ``batch_size`` at a time: slices of the cached tensor, or,
@@ -250,7 +255,7 @@ class SplitImages(LazyImages):
                 pending, held = [joined[batch_size:]], held - batch_size
         if held:
             yield torch.cat(pending)
-        _save(_labels_path(self.stem), labels)
+        save_atomic(_labels_path(self.stem), labels)
 
 
 class _Labels(LazyImages):
@@ -271,7 +276,7 @@ class _Labels(LazyImages):
                 images.split_dir, len(images), 0, images.workers, decode=False
             ):
                 labels[start : start + len(block_labels)] = block_labels.numpy()
-            _save(path, labels)
+            save_atomic(path, labels)
         return torch.from_numpy(np.load(path))
 
     @property

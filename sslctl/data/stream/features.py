@@ -13,7 +13,6 @@ cached (their features take seconds).
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +64,9 @@ def load(path: Path) -> torch.Tensor | None:
 
 def save(path: Path, features: torch.Tensor) -> None:
     """Write atomically (temporary file, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, features.numpy())
-    os.replace(tmp, path)
+    from sslctl.data.stream.evalset import save_atomic
+
+    save_atomic(path, features.numpy())
     image_id = path.name.rsplit("-", 1)[0]
     same_set = sorted(path.parent.glob(f"{image_id}-*.npy"), key=lambda p: p.stat().st_mtime)
     for old in same_set[:-KEEP]:
