@@ -95,7 +95,7 @@ def run_all_missing(
     if missing:
         say(f"{len(missing)} runs missing across {len(claims)} claims: running them together")
     if launcher == "local" and workers > 1:
-        return _in_processes(list(missing.values()), workers, say, studies, scale)
+        return _in_processes(_largest_first(list(missing.values())), workers, say, studies, scale)
     _run_missing(list(missing.values()), workers, launcher, say)
     return {c.name: study_trials(c, scale, say)[0] for c in studies}
 
@@ -160,8 +160,9 @@ def _in_processes(
     studies: Sequence[Claim] = (),
     scale: str = "quick",
 ) -> dict[str, list[Trial]]:
-    """The missing runs (largest first), then the studies, in ``workers`` spawned processes
-    that split the cores; returns the studies' trials by claim name."""
+    """The missing runs (in the order given: largest first, :func:`_largest_first`), then
+    the studies, in ``workers`` spawned processes that split the cores; returns the
+    studies' trials by claim name."""
     from sslctl.launch.resources import local_worker_env
 
     context = multiprocessing.get_context("spawn")
@@ -173,7 +174,7 @@ def _in_processes(
     ) as pool:
         runs = {
             pool.submit(_run_one, recipe, claim): f"{label} seed {seed}"
-            for claim, (label, _, seed, recipe) in _largest_first(missing)
+            for claim, (label, _, seed, recipe) in missing
         }
         measured = {pool.submit(_study_in_worker, c, scale): c.name for c in studies}
         trials: dict[str, list[Trial]] = {}
