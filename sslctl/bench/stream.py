@@ -3,14 +3,14 @@
 Both sides read the same synthetic JPEG ImageFolder (:mod:`sslctl.data.stream.synthetic`,
 150-600 px) with the same number of DataLoader workers and produce, per image, two uint8
 random resized crops (torchvision's ``RandomResizedCrop`` scale 0.08-1) of the output size:
-torchvision's ``ImageFolder`` + ``RandomResizedCrop`` + ``PILToTensor`` decodes the whole
-file for every view; the streamed path reads the packed shards and decodes each image once
-for both views (:mod:`sslctl.data.stream.crops`). Each side is timed ``REPEATS`` times,
-alternating, and the median is reported with the range (single runs of the same side
-differed by up to 2x on a shared 2-core machine). The streamed path is also timed from a
-pack made with ``--max-side 256`` (other, smaller images: what that option buys, not a
-like-for-like ratio). Then the peak memory of one pretraining
-epoch on the packed set at 1x and 8x its size (the same files, repeated).
+torchvision's ``ImageFolder`` (one full decoding by PIL) + ``RandomResizedCrop`` +
+``PILToTensor`` twice; the streamed path reads the packed shards, decodes each image once
+and resizes both crops from it (:mod:`sslctl.data.stream.crops`). Each side is timed
+``REPEATS`` times, alternating, and the median is reported with the range (single runs of
+the same side differed by up to 2x on a shared 2-core machine). The streamed path is also
+timed from a pack made with ``--max-side 256`` (other, smaller images: what that option
+buys, not a like-for-like ratio). Then the peak memory of one pretraining epoch on the
+packed set at 1x and 8x its size (the same files, repeated).
 """
 
 from __future__ import annotations

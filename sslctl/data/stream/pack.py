@@ -111,6 +111,7 @@ class _Summary:
         sides = np.asarray(self.sides or [0])
         return {
             "split": name,
+            "format_version": mf.FORMAT_VERSION,
             "source": str(source),
             "samples": sum(self.counts) + self.unlabelled,
             "unlabelled": self.unlabelled,
@@ -157,7 +158,9 @@ def write_split(
             summary.skipped.append(value)
             continue
         summary.add(value)
-        writer.add_item(index, {"image": value["image"], "label": value["label"]})
+        writer.add_item(
+            index, {"image": np.frombuffer(value["image"], np.uint8), "label": value["label"]}
+        )
         index += 1
     if index == 0:
         raise SslctlError(f"source: no readable images in split {name!r} of {source}")
@@ -195,6 +198,15 @@ def _check_out(out: Path, source: Path) -> None:
         )
 
 
+def _drop_other_version(out: Path) -> None:
+    """An earlier pack of another format version in ``out`` is packed again: its manifest
+    goes first (so the folder never looks complete meanwhile), then its finished splits."""
+    (out / mf.MANIFEST).unlink(missing_ok=True)
+    for summary in out.glob(f"*/{SUMMARY}"):
+        if json.loads(summary.read_text()).get("format_version") != mf.FORMAT_VERSION:
+            shutil.rmtree(summary.parent)
+
+
 def pack_imagefolder(
     source: Path,
     out: Path,
@@ -207,7 +219,7 @@ def pack_imagefolder(
 ) -> tuple[dict[str, Any], bool]:
     """Pack ``source`` into ``out``; returns (manifest, True when already complete)."""
     source = source.expanduser().resolve()
-    if (out / mf.MANIFEST).is_file():
+    if mf.complete(out):
         return mf.read_manifest(out, "--out"), True
     classes, splits = scan_imagefolder(source)
     options = {"max_side": max_side, "workers": workers, "skip_bad": skip_bad}
@@ -233,6 +245,7 @@ def pack_splits(
     """Write each (name, count, prepared-stream factory) split that is not finished yet,
     then the manifest; the first split trains, the second evaluates."""
     _check_out(out, source)
+    _drop_other_version(out)
     summaries = {}
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def pack_stl10(
     from sslctl.data.stream import manifest as mf
     from sslctl.data.stream.pack import pack_splits
 
-    if (out / mf.MANIFEST).is_file():
+    if mf.complete(out):
         return mf.read_manifest(out, "--out"), True
     folder = root / "stl10_binary" if (root / "stl10_binary").is_dir() else root
     missing = [f"{s}_X.bin" for s in SPLITS if not (folder / f"{s}_X.bin").is_file()]

@@ -129,8 +129,25 @@ def test_reading_errors_name_field_and_value(packed: Path, tmp_path: Path) -> No
     shutil.copytree(packed, other)
     manifest = json.loads((other / mf.MANIFEST).read_text())
     (other / mf.MANIFEST).write_text(json.dumps({**manifest, "format_version": 99}))
-    with pytest.raises(SslctlError, match=r"data.name: .*format version 99.*expected 1"):
+    expected = rf"data.name: .*format version 99.*expected {mf.FORMAT_VERSION}"
+    with pytest.raises(SslctlError, match=expected):
         mf.read_manifest(f"shards:{other}")
+
+
+def test_a_pack_of_another_format_version_is_packed_again(tmp_path: Path) -> None:
+    """Re-running ``pack`` over an older version's pack (what the error above asks for)
+    rewrites every split and then the manifest, rather than reporting it complete."""
+    src, out = small_folder(tmp_path / "src"), tmp_path / "out"
+    pack_imagefolder(src, out)
+    manifest = json.loads((out / mf.MANIFEST).read_text())
+    (out / mf.MANIFEST).write_text(json.dumps({**manifest, "format_version": 1}))
+    summary = json.loads((out / "train" / SUMMARY).read_text())
+    del summary["format_version"]  # written by version 1, which did not record it
+    (out / "train" / SUMMARY).write_text(json.dumps(summary))
+    _, was_complete = pack_imagefolder(src, out)
+    assert not was_complete and mf.complete(out)
+    assert json.loads((out / "train" / SUMMARY).read_text())["format_version"] == 2
+    assert len(_decoded(out, "train")) == 24
 
 
 def test_recipe_naming_a_bad_shards_folder_exits_2(tmp_path: Path) -> None:
