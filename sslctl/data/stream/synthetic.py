@@ -16,14 +16,18 @@ import numpy as np
 def synthetic_image(label: int, classes: int, height: int, width: int, rng: np.random.Generator):
     """An ``height x width x 3`` uint8 array whose hue and stripe angle encode ``label``."""
     angle = np.pi * label / classes
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     period = 12 + 4 * (label % 3)
     phase = rng.uniform(0, 2 * np.pi)
-    stripes = 0.5 + 0.5 * np.sin((xx * np.cos(angle) + yy * np.sin(angle)) / period + phase)
+    # the stripe argument as an outer sum of a column and a row (float32 throughout)
+    ys = np.arange(height, dtype=np.float32)[:, None] * np.float32(np.sin(angle) / period)
+    xs = np.arange(width, dtype=np.float32)[None, :] * np.float32(np.cos(angle) / period)
+    stripes = 0.5 + 0.5 * np.sin(ys + (xs + np.float32(phase)))
     hue = 2 * np.pi * label / classes
     colour = 0.5 + 0.5 * np.array([np.cos(hue), np.cos(hue - 2.1), np.cos(hue + 2.1)])
-    image = stripes[..., None] * colour * 200 + rng.normal(0, 12, (height, width, 3))
-    return np.clip(image + 20, 0, 255).astype(np.uint8)
+    image = stripes[..., None] * (colour * 200).astype(np.float32) + 20
+    # pixel noise of standard deviation ~12.4, uniform (a Gaussian draw took 40% of the time)
+    image += rng.integers(-21, 22, (height, width, 3), dtype=np.int16)
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def write_imagefolder(

@@ -27,7 +27,7 @@ def tiny_recipe(packed: Path, batch_size: int = 6, **runtime: Any) -> Recipe:
             "method": {"name": "vicreg"},
             "optim": {
                 "name": "sgd",
-                "lr": 0.05,
+                "lr": 0.01,
                 "batch_size": batch_size,
                 "epochs": 2,
                 "warmup_epochs": 0,
