@@ -1,10 +1,10 @@
 """The streamed input pipeline on a GPU (issue 15), run by ``benchmarks/gpu_check.py``.
 
 - ``resnet50_feed``: img/s of the streamed path (litdata shards -> DataLoader workers
-  decoding two RandomResizedCrops per image with PIL draft mode -> batched augmentation on
+  decoding two RandomResizedCrops per image at a reduced DCT scale -> batched augmentation on
   the device) feeding a ResNet-50 + 8192-8192-8192 projector VICReg step at 224 px under bf16,
   next to the loader alone (is training input-bound?).
-- ``decode_compare``: CPU (PIL, full decoding and draft mode) vs GPU
+- ``decode_compare``: CPU (libjpeg-turbo, full and DCT-scaled decoding) vs GPU
   (``torchvision.io.decode_jpeg(device="cuda")``, nvJPEG) decoding of the same JPEG bytes,
   each followed by one 224-px resized crop, img/s.
 
@@ -113,7 +113,8 @@ def resnet50_feed(
 
 
 def decode_compare(device: str = "cuda", n: int = 256, size: int = 224) -> dict:
-    """img/s of decoding + one resized crop: PIL (full, draft) vs torchvision on ``device``."""
+    """img/s of decoding + one resized crop: libjpeg-turbo (full, scaled) vs torchvision on
+    ``device``."""
     import io
 
     import numpy as np
@@ -133,7 +134,7 @@ def decode_compare(device: str = "cuda", n: int = 256, size: int = 224) -> dict:
         blobs.append(out.getvalue())
     boxes = [crops.rrc_box(rng, *crops.image_size(b)) for b in blobs]
     result = {}
-    for name, draft in (("cpu_pil_full", False), ("cpu_pil_draft", True)):
+    for name, draft in (("cpu_full", False), ("cpu_scaled", True)):
         start = time.perf_counter()
         for data, box in zip(blobs, boxes, strict=True):
             crops.decode_crop(data, box, size, draft)

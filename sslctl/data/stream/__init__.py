@@ -4,7 +4,7 @@
 - :mod:`.scan`: the files and classes of an ImageFolder, with the bad-input checks.
 - :mod:`.pack`: ``sslctl data pack`` (litdata ``BinaryWriter`` chunks, one folder per split).
 - :mod:`.crops`: RandomResizedCrop parameters (torchvision's semantics) and reduced-size
-  JPEG decoding (PIL draft mode).
+  JPEG decoding (libjpeg-turbo's DCT scaling, through simplejpeg).
 - :mod:`.order`: the sample order, a function of seed and epoch only, and its split into
   ranks' batches.
 - :mod:`.feed`: the DataLoader that feeds pretraining; :mod:`.evalset`: the evaluation

@@ -8,14 +8,16 @@
   upsamples what full decoding would have downsampled. libjpeg's scaled IDCT is a good
   low-pass filter (PIL's draft mode). tests/data/stream/test_crops.py measures the
   difference against full decoding.
-- JPEGs whose crops allow no more than a 1/2 DCT scale (k < ``DRAFT_FROM``: reducing by 2
-  saves less than PIL's decoding costs over libjpeg-turbo's own) are decoded at full
-  scale by libjpeg-turbo through ``torchvision.io.decode_jpeg`` and their crops resized
-  by torch's anti-aliased bilinear ``interpolate`` on uint8: the filter of PIL's
-  ``BILINEAR`` resize that torchvision's ``RandomResizedCrop`` applies to PIL images
-  (equal to 0.01 grey levels on average), at about half its time on one core.
-  DCT-scaled decodings (k >= 4) go through PIL, whose resize takes the crop box to the
-  sub-pixel at the reduced scale.
+- JPEGs are decoded once per image, at that scale, by libjpeg-turbo through simplejpeg
+  (torchvision.io's decoders are deprecated since torchvision 0.29, and PIL's draft mode
+  costs more per image than libjpeg-turbo's own scaled decoding); entropy decoding is
+  done at any scale, so scaling mostly saves resizing. At full scale each crop is rounded
+  to whole pixels (as torchvision's are) and resized by torch's anti-aliased bilinear
+  ``interpolate`` on uint8, the filter of PIL's ``BILINEAR`` resize that torchvision's
+  ``RandomResizedCrop`` applies to PIL images (equal to 0.01 grey levels on average), at
+  about a third of its time on one core; at a reduced scale PIL resizes the box to the
+  sub-pixel. Other formats (none in a packed set: every stored image is a JPEG) are
+  decoded by PIL at full scale.
 - :func:`image_size`: (height, width) read from the JPEG frame header without decoding.
 - :func:`decode_center`: evaluation input, ImageNet style: shorter side to
   ``size / 0.875`` (256 for 224), central ``size x size``, in one resize of the box.
@@ -72,71 +74,57 @@ def _is_jpeg(data: bytes) -> bool:
     return data[:2] == b"\xff\xd8"
 
 
-def _open_scaled(data: bytes, k: int) -> tuple[Image.Image, float, float]:
-    """The image decoded by PIL at about 1/k scale where the format allows (JPEG draft
-    mode), and the scales (x, y) applied (libjpeg rounds each side up separately)."""
-    image = Image.open(io.BytesIO(data))
-    width, height = image.size
-    if k > 1:
-        image.draft("RGB", (math.ceil(width / k), math.ceil(height / k)))
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return image, image.size[0] / width, image.size[1] / height
+def _decode(data: bytes, k: int, height: int, width: int) -> torch.Tensor:
+    """uint8 [H', W', 3]: a JPEG decoded by libjpeg-turbo at DCT scale 1/k (simplejpeg
+    picks the smallest of its M/8 scales giving at least the sides asked for: each side
+    ceil(side / k)), any other format by PIL at full scale."""
+    if _is_jpeg(data):
+        import simplejpeg
+
+        low_h, low_w = (math.ceil(height / k), math.ceil(width / k)) if k > 1 else (0, 0)
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=low_h, min_width=low_w)
+        return torch.from_numpy(pixels)
+    return torch.from_numpy(np.array(Image.open(io.BytesIO(data)).convert("RGB")))
 
 
-def _pil_resize(image: Image.Image, box: tuple[float, ...], sx: float, sy: float, size: int):
-    """``box`` = (top, left, h, w) in original pixels, scaled (to the sub-pixel) and
-    resized to ``size``: uint8 [3, size, size]."""
+def _resize(pixels: torch.Tensor, box: tuple[int, ...], size: int) -> np.ndarray:
+    """``box`` = (top, left, h, w) in ``pixels``' coordinates, rounded to whole pixels (as
+    torchvision's crops are) and resized to ``size``: uint8 [3, size, size]. Channels stay
+    last in memory, where torch's uint8 anti-aliased kernel is fastest."""
     top, left, h, w = box
-    area = (
-        left * sx,
-        top * sy,
-        min(image.size[0], (left + w) * sx),
-        min(image.size[1], (top + h) * sy),
-    )
-    out = image.resize((size, size), Image.Resampling.BILINEAR, box=area)
-    return np.asarray(out).transpose(2, 0, 1)
-
-
-def _decode_jpeg(data: bytes) -> torch.Tensor:
-    """uint8 [3, H, W] at full scale, by libjpeg-turbo through torchvision.io."""
-    from torchvision.io import ImageReadMode, decode_jpeg
-
-    return decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
-
-
-def _torch_resize(pixels: torch.Tensor, box: tuple[float, ...], size: int) -> np.ndarray:
-    """``box`` = (top, left, h, w) in pixels (rounded to whole ones, as torchvision's
-    crops are) resized to ``size``: uint8 [3, size, size]."""
-    top, left, h, w = box
-    height, width = pixels.shape[1:]
+    height, width = pixels.shape[:2]
     y0, x0 = min(height - 1, round(top)), min(width - 1, round(left))
     y1, x1 = max(y0 + 1, min(height, round(top + h))), max(x0 + 1, min(width, round(left + w)))
     out = torch.nn.functional.interpolate(
-        pixels[None, :, y0:y1, x0:x1],
+        pixels[y0:y1, x0:x1].permute(2, 0, 1)[None],
         size=(size, size),
         mode="bilinear",
         antialias=True,
         align_corners=False,
     )
-    return out[0].numpy()
-
-
-# The DCT scale from which PIL's reduced decoding beats a full-scale libjpeg-turbo decoding
-# through torchvision.io plus torch's resize (one core, 150-600 px JPEGs, two crops per
-# image: 1/2 scale 1.31 vs 1.02 ms, 1/4 1.25 vs 1.34 ms, 1/8 1.30 vs 1.74 ms)
-DRAFT_FROM = 4
+    return np.ascontiguousarray(out[0].numpy())  # [3, S, S] in memory too (as a cache reads)
 
 
 def _crops(data: bytes, boxes: list[tuple[float, ...]], size: int, k: int) -> list[np.ndarray]:
-    """Each box resized to ``size``, from one decoding at scale 1/k: a JPEG below
-    ``DRAFT_FROM`` at full scale through torchvision.io and torch, the rest (DCT-scaled,
-    other formats) through PIL."""
-    if k < DRAFT_FROM and _is_jpeg(data):
-        pixels = _decode_jpeg(data)
-        return [_torch_resize(pixels, box, size) for box in boxes]
-    image, sx, sy = _open_scaled(data, k)
-    return [_pil_resize(image, box, sx, sy, size) for box in boxes]
+    """Each box (original pixels) resized to ``size``, from one decoding at scale 1/k."""
+    height, width = image_size(data)
+    pixels = _decode(data, k, height, width)
+    if pixels.shape[:2] == (height, width):
+        return [_resize(pixels, box, size) for box in boxes]
+    # reduced scale: whole pixels there would move a crop by up to k/2 original pixels, so
+    # PIL resizes the box to the sub-pixel (its input is small at this scale)
+    image = Image.fromarray(pixels.numpy())
+    sy, sx = pixels.shape[0] / height, pixels.shape[1] / width
+    return [_pil_resize(image, (t * sy, x * sx, h * sy, w * sx), size) for t, x, h, w in boxes]
+
+
+def _pil_resize(image: Image.Image, box: tuple[float, ...], size: int) -> np.ndarray:
+    """``box`` = (top, left, h, w) in ``image``'s coordinates, to the sub-pixel, resized to
+    ``size`` by PIL's bilinear filter: uint8 [3, size, size]."""
+    top, left, h, w = box
+    area = (left, top, min(image.size[0], left + w), min(image.size[1], top + h))
+    out = image.resize((size, size), Image.Resampling.BILINEAR, box=area)
+    return np.ascontiguousarray(np.asarray(out).transpose(2, 0, 1))
 
 
 def decode_crops(
