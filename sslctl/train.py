@@ -212,6 +212,7 @@ class Pretrainer:
             rank=rank,
             world=world,
             device=self.device,
+            decode_on_device=self.recipe.data.decode == "device",
         )
 
     @property

@@ -21,6 +21,9 @@ from sslctl.recipe.yaml_io import UnsafeYAML, read_yaml, safe_load, yaml_problem
 # evaluation settings do not change the trained weights (they have their own hashes,
 # sslctl.evaluate.settings_hash), so changing only eval.* re-evaluates a finished run
 HASH_EXCLUDED = ("launcher", "runtime.data_on_device", "eval")
+# fields added after stores existed: left out of the hash at their default, so the runs
+# trained before them keep their hash (their value was that default)
+HASH_OMITTED_AT = {"data.decode": "workers"}
 MAX_EXTENDS = 16  # recipes a chain of extends: may pass through
 
 
@@ -245,12 +248,13 @@ def recipe_hash(recipe: Recipe) -> str:
     weights (``launcher``, ``runtime.data_on_device`` and ``eval`` excluded). It keys the
     MLflow run (tag ``sslctl.recipe_hash``) and the checkpoint folder."""
     data = to_dict(recipe)
-    for dotted in HASH_EXCLUDED:
+    for dotted in HASH_EXCLUDED + tuple(HASH_OMITTED_AT):
         *parents, key = dotted.split(".")
         block = data
         for parent in parents:
             block = block[parent]
-        block.pop(key, None)
+        if dotted in HASH_EXCLUDED or block.get(key) == HASH_OMITTED_AT[dotted]:
+            block.pop(key, None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

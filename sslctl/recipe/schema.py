@@ -48,6 +48,12 @@ class DataConfig(Block):
     workers: NonNegativeInt | None = Field(
         None, description="DataLoader workers decoding a streamed set (default: CPUs, max 8)"
     )
+    decode: Literal["workers", "device"] = Field(
+        "workers",
+        description="where a streamed set's JPEGs are decoded: in the DataLoader workers "
+        "(libjpeg-turbo) or on the training device (nvJPEG on CUDA; the workers only read "
+        "the bytes and draw the crop boxes)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -64,6 +70,17 @@ class DataConfig(Block):
             if problem is not None:
                 raise ValueError(problem)
         return name
+
+    @model_validator(mode="after")
+    def _decode_streamed(self) -> DataConfig:
+        from sslctl.data.catalog import is_streamed
+
+        if self.decode == "device" and not is_streamed(self.name):
+            raise ValueError(
+                f"decode: 'device' applies to a streamed (shards:) set, not {self.name!r}; "
+                "expected decode: workers"
+            )
+        return self
 
 
 class ModelConfig(Block):

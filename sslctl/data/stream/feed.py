@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sslctl.data.stream import crops
+from sslctl.data.stream import crops, device_decode
 from sslctl.data.stream.manifest import require_litdata
 from sslctl.data.stream.order import DEFAULT_WINDOW, epoch_order, local_batch
 
@@ -84,31 +84,48 @@ class Reader:
 
 
 class CropBatches(torch.utils.data.Dataset):
-    """Map-style: key ``(epoch, indices)`` -> the decoded two-view batch."""
+    """Map-style: key ``(epoch, indices)`` -> the decoded two-view batch, or with
+    ``on_device`` the encoded images and their crop boxes (:mod:`.device_decode`)."""
 
-    def __init__(self, reader: Reader, *, seed: int, size: int, scale, ratio, draft: bool = True):
+    def __init__(
+        self,
+        reader: Reader,
+        *,
+        seed: int,
+        size: int,
+        scale,
+        ratio,
+        draft: bool = True,
+        on_device: bool = False,
+    ):
         self.reader, self.seed, self.size, self.draft = reader, seed, size, draft
-        self.scale, self.ratio = tuple(scale), tuple(ratio)
+        self.scale, self.ratio, self.on_device = tuple(scale), tuple(ratio), on_device
+
+    def boxes(self, data: bytes, epoch: int, index: int) -> list[tuple[int, int, int, int]]:
+        """The two crop boxes (top, left, h, w) of sample ``index`` in ``epoch``."""
+        rng = np.random.default_rng([self.seed, epoch, index, CROP_SALT])
+        height, width = crops.image_size(data)
+        return [crops.rrc_box(rng, height, width, self.scale, self.ratio) for _ in range(2)]
 
     def views(self, data: bytes, epoch: int, index: int) -> np.ndarray:
         """[2, 3, S, S]: two random resized crops of one encoded image."""
-        rng = np.random.default_rng([self.seed, epoch, index, CROP_SALT])
-        height, width = crops.image_size(data)
-        boxes = [crops.rrc_box(rng, height, width, self.scale, self.ratio) for _ in range(2)]
-        return crops.decode_crops(data, boxes, self.size, self.draft)
+        return crops.decode_crops(data, self.boxes(data, epoch, index), self.size, self.draft)
 
     def __getitem__(self, key: tuple[int, tuple[int, ...]]) -> dict[str, torch.Tensor]:
         epoch, indices = key
         idx = np.asarray(indices, dtype=np.int64)
         samples = self.reader.many(idx)
-        views = np.stack(
-            [self.views(s["image"], epoch, int(i)) for s, i in zip(samples, idx, strict=True)]
-        )
-        return {
-            "views": torch.from_numpy(views),
+        pairs = list(zip((s["image"] for s in samples), idx.tolist(), strict=True))
+        batch = {
             "index": torch.from_numpy(idx),
             "label": torch.tensor([int(s["label"]) for s in samples], dtype=torch.int64),
         }
+        if self.on_device:
+            batch["encoded"], batch["offsets"] = device_decode.flatten([d for d, _ in pairs])
+            batch["boxes"] = torch.tensor([self.boxes(d, epoch, i) for d, i in pairs])
+        else:
+            batch["views"] = torch.from_numpy(np.stack([self.views(d, epoch, i) for d, i in pairs]))
+        return batch
 
     def __len__(self) -> int:  # not used by the sampler below; DataLoader asks for it
         return 0
@@ -147,14 +164,21 @@ class StreamFeeder:
         device: torch.device | None = None,
         window: int = DEFAULT_WINDOW,
         draft: bool = True,
+        decode_on_device: bool = False,
     ):
-        self.seed, self.workers = seed, workers
+        self.seed, self.workers, self.size = seed, workers, size
         self.rank, self.world, self.window = rank, world, window
         self.device = device or torch.device("cpu")
         self.sizes = [n for d in _dirs(split_dirs) for n in chunk_sizes(d)]
         import_before_fork()
         self.decoder = CropBatches(
-            Reader(split_dirs), seed=seed, size=size, scale=scale, ratio=ratio, draft=draft
+            Reader(split_dirs),
+            seed=seed,
+            size=size,
+            scale=scale,
+            ratio=ratio,
+            draft=draft,
+            on_device=decode_on_device,
         )
 
     def __len__(self) -> int:
@@ -184,4 +208,7 @@ class StreamFeeder:
             prefetch_factor=4 if self.workers else None,
         )
         for batch in loader:
+            if self.decoder.on_device:
+                encoded = (batch.pop(k) for k in ("encoded", "offsets", "boxes"))
+                batch["views"] = device_decode.device_views(*encoded, self.size, self.device)
             yield {k: v.to(self.device, non_blocking=cuda) for k, v in batch.items()}

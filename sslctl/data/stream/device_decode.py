@@ -1,0 +1,59 @@
+"""Decoding on the training device (``data.decode: device``).
+
+The DataLoader workers read each sample's encoded bytes and draw its two crop boxes
+exactly as for decoding in the workers (:class:`sslctl.data.stream.feed.CropBatches`), and
+send the bytes of the whole batch as one flat uint8 tensor with offsets. The main process
+decodes them with ``torchvision.io.decode_jpeg`` on the device (nvJPEG on CUDA, batched as
+its documentation recommends) at full scale and resizes each box with torch's anti-aliased
+bilinear ``interpolate`` on the device. Meant for GPU nodes with few CPU cores per GPU;
+``benchmarks/gpu_stream.py`` measures it against decoding in the workers. The batch is
+still a function of (seed, epoch, step, rank): the boxes are the workers' and decoding is
+deterministic. Pixels differ from decoding in the workers by rounding (full scale here,
+the reduced DCT scale there; nvJPEG's IDCT vs libjpeg-turbo's on CUDA).
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import torch
+
+
+def flatten(encoded: list[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One uint8 tensor of all the encoded images and their int64 offsets (``n + 1``)."""
+    offsets = np.concatenate([[0], np.cumsum([len(data) for data in encoded])])
+    flat = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+    return torch.from_numpy(flat), torch.from_numpy(offsets.astype(np.int64))
+
+
+def _decode_all(flat: torch.Tensor, offsets: torch.Tensor, device: torch.device) -> list:
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    bounds = offsets.tolist()
+    encoded = [flat[a:b] for a, b in itertools.pairwise(bounds)]
+    with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders per call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+
+
+def device_views(
+    flat: torch.Tensor,
+    offsets: torch.Tensor,
+    boxes: torch.Tensor,
+    size: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """uint8 [n, views, 3, size, size] on ``device``: the boxes [n, views, 4] = (top,
+    left, h, w) of each image (CPU tensors ``flat``/``offsets``, :func:`flatten`)."""
+    images = _decode_all(flat, offsets, device)
+    out = torch.empty((*boxes.shape[:2], 3, size, size), dtype=torch.uint8, device=device)
+    for i, image in enumerate(images):
+        for v, (top, left, h, w) in enumerate(boxes[i].tolist()):
+            crop = image[None, :, top : top + h, left : left + w].float()
+            resized = torch.nn.functional.interpolate(
+                crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )
+            out[i, v] = resized[0].round_().clamp_(0, 255).to(torch.uint8)
+    return out
