@@ -27,7 +27,10 @@ def _default_workers() -> int:
 def pack(
     source: Annotated[
         str,
-        typer.Argument(help="imagefolder:<path> (train/ and val/ or test/), or stl10."),
+        typer.Argument(
+            help="imagefolder:<path> (train/ and val/ or test/), stl10 (with its unlabelled "
+            "split), cifar10, cifar100, fashion-mnist or mnist5k."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the shards into.")],
     max_side: Annotated[
@@ -38,19 +41,25 @@ def pack(
         bool, typer.Option(help="Skip undecodable files (listed in the manifest).")
     ] = False,
     root: Annotated[
-        str | None, typer.Option(help="stl10: folder holding stl10_binary/ ($SSLCTL_DATA).")
+        str | None,
+        typer.Option(help="Built-in sets: the folder holding them (default $SSLCTL_DATA)."),
     ] = None,
+    download: Annotated[
+        bool, typer.Option(help="cifar10, cifar100, fashion-mnist: fetch with torchvision.")
+    ] = False,
 ) -> None:
-    """Pack an ImageFolder (or STL-10 with its unlabelled split); re-run after an
+    """Pack an ImageFolder or a built-in set into streamed shards; re-run after an
     interruption to continue."""
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from sslctl.data.stream.builtin import PACKABLE
     from sslctl.data.stream.pack import pack_imagefolder
 
     is_folder = source.startswith(IMAGEFOLDER) and len(source) > len(IMAGEFOLDER)
-    if not is_folder and source != "stl10":
-        fail(SslctlError(f"source: got {source!r}; expected imagefolder:<path> or stl10"))
+    if not is_folder and source not in ("stl10", *PACKABLE):
+        expected = ", ".join(("imagefolder:<path>", "stl10", *PACKABLE))
+        fail(SslctlError(f"source: got {source!r}; expected one of {expected}"))
     console = make_console()
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -71,12 +80,24 @@ def pack(
                     on_split=on_split,
                     on_item=advance,
                 )
-            else:
+            elif source == "stl10":
                 from sslctl.data.datasets import data_root
                 from sslctl.data.stream.stl10 import pack_stl10
 
                 manifest, already = pack_stl10(
                     data_root(root), out, on_split=on_split, on_item=advance
+                )
+            else:
+                from sslctl.data.datasets import data_root
+                from sslctl.data.stream.builtin import pack_builtin
+
+                manifest, already = pack_builtin(
+                    source,
+                    data_root(root),
+                    out,
+                    download=download,
+                    on_split=on_split,
+                    on_item=advance,
                 )
         except SslctlError as err:
             fail(err)

@@ -86,6 +86,20 @@ def _prepared(jobs: list, workers: int) -> Iterator[tuple[str, Any]]:
         yield from pool.imap(_prepare_safe, jobs, chunksize=4)
 
 
+def png_samples(images: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, Any]]:
+    """Raw uint8 images [N, C, H, W] (C = 1 or 3) as prepared samples: lossless PNG
+    (JPEG would alter raw pixels), grey as RGB (the streamed pipeline is 3-channel)."""
+    for image, label in zip(images, labels, strict=True):
+        rgb = np.ascontiguousarray(np.broadcast_to(image, (3, *image.shape[1:])).transpose(1, 2, 0))
+        out = io.BytesIO()
+        Image.fromarray(rgb).save(out, format="PNG")
+        scaled = rgb.astype(np.float64) / 255
+        stats = [*scaled.mean((0, 1)).tolist(), *(scaled**2).mean((0, 1)).tolist()]
+        height, width = rgb.shape[:2]
+        sample = {"image": out.getvalue(), "label": int(label), "height": height, "width": width}
+        yield "ok", {**sample, "stats": stats}
+
+
 class _Summary:
     """Counts and statistics of one split, accumulated sample by sample."""
 

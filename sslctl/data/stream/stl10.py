@@ -8,13 +8,11 @@ images are stored as lossless PNG (they are raw pixels; JPEG would alter them).
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from sslctl.errors import SslctlError
 
@@ -42,17 +40,6 @@ def _labels(folder: Path, split: str, n: int) -> np.ndarray:
     return labels
 
 
-def _encoded(images: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, Any]]:
-    for image, label in zip(images, labels, strict=True):
-        rgb = np.ascontiguousarray(image.transpose(1, 2, 0))
-        out = io.BytesIO()
-        Image.fromarray(rgb).save(out, format="PNG")
-        scaled = rgb.astype(np.float64) / 255
-        stats = [*scaled.mean((0, 1)).tolist(), *(scaled**2).mean((0, 1)).tolist()]
-        sample = {"image": out.getvalue(), "label": int(label), "height": SIDE, "width": SIDE}
-        yield "ok", {**sample, "stats": stats}
-
-
 def pack_stl10(
     root: Path,
     out: Path,
@@ -62,7 +49,7 @@ def pack_stl10(
 ) -> tuple[dict[str, Any], bool]:
     """Pack ``root/stl10_binary`` (or ``root`` itself) into ``out``."""
     from sslctl.data.stream import manifest as mf
-    from sslctl.data.stream.pack import pack_splits
+    from sslctl.data.stream.pack import pack_splits, png_samples
 
     if mf.complete(out):
         return mf.read_manifest(out, "--out"), True
@@ -74,7 +61,7 @@ def pack_stl10(
     for split in SPLITS:
         images = _images(folder, split)
         labels = _labels(folder, split, len(images))
-        splits.append((split, len(images), lambda x=images, y=labels: _encoded(x, y)))
+        splits.append((split, len(images), lambda x=images, y=labels: png_samples(x, y)))
     options = {"max_side": None, "workers": 1, "skip_bad": False}
     manifest = pack_splits(
         folder.resolve(),
