@@ -4,13 +4,12 @@ path (``--root``, ``--download``), at their native size, into ``train`` and ``te
 splits stored as lossless PNG (:func:`sslctl.data.stream.pack.png_samples`). STL-10 has
 its own packer (:mod:`.stl10`), which adds the unlabelled split.
 
-Class names are torchvision's (``<Dataset>.classes``), so OOD evaluation can match them
-by name; CIFAR-100's are read from the dataset's own ``meta`` file.
+Class names are those of the in-memory sets (:mod:`sslctl.data.classes`), so OOD
+evaluation matches a packed set and an in-memory one by name.
 """
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,51 +17,6 @@ from typing import Any
 from sslctl.errors import SslctlError
 
 PACKABLE = ("mnist5k", "fashion-mnist", "cifar10", "cifar100")
-CLASS_NAMES = {
-    "mnist5k": tuple(str(d) for d in range(10)),
-    "fashion-mnist": (
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-    "cifar10": (
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ),
-}
-
-
-def _cifar100_names(root: Path, count: int) -> list[str]:
-    """``fine_label_names`` of ``cifar-100-python/meta``, or ``class_NNN`` without it."""
-    path = root / "cifar-100-python" / "meta"
-    try:
-        with open(path, "rb") as handle:
-            meta = pickle.load(handle, encoding="latin1")  # the CIFAR reader's trust model
-        names = [str(n) for n in meta["fine_label_names"]]
-    except (OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError):
-        names = []
-    return names if len(names) == count else [f"class_{i:03d}" for i in range(count)]
-
-
-def class_names(name: str, root: Path, count: int) -> list[str]:
-    if name == "cifar100":
-        return _cifar100_names(root, count)
-    return list(CLASS_NAMES[name])
 
 
 def pack_builtin(
@@ -75,6 +29,7 @@ def pack_builtin(
     on_item: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, Any], bool]:
     """Pack the built-in set ``name`` (from ``root``) into ``out``."""
+    from sslctl.data.classes import class_names
     from sslctl.data.datasets import load_dataset
     from sslctl.data.stream import manifest as mf
     from sslctl.data.stream.pack import pack_splits, png_samples
@@ -90,6 +45,6 @@ def pack_builtin(
         for split, s in (("train", dataset.train), ("test", dataset.test))
     ]
     options = {"max_side": None, "workers": 1, "skip_bad": False}
-    classes = class_names(name, root, dataset.train.num_classes)
+    classes = class_names(name, dataset.train.num_classes)
     source = root.expanduser().resolve() / name
     return pack_splits(source, out, classes, splits, options, on_split, on_item), False

@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from sslctl.data.classes import NAMES
 from sslctl.errors import SslctlError
 
-CLASSES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
+CLASSES = tuple(NAMES["stl10"])
 SIDE = 96
 SPLITS = ("train", "test", "unlabeled")
 

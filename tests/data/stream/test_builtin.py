@@ -1,5 +1,5 @@
 """``sslctl data pack cifar10|cifar100|fashion-mnist|mnist5k``: the built-in sets packed
-losslessly, with their class names, from the files the in-memory path reads."""
+losslessly, with the in-memory sets' class names, from the files the in-memory path reads."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sslctl.data.classes import NAMES
 from sslctl.data.datasets import load_dataset
 from sslctl.data.stream import manifest as mf
-from sslctl.data.stream.builtin import CLASS_NAMES, pack_builtin
+from sslctl.data.stream.builtin import pack_builtin
 from sslctl.data.stream.feed import Reader, StreamFeeder
 from tests.conftest import sslctl_cmd
 from tests.data import fakes
@@ -29,7 +30,7 @@ def test_cifar10_is_packed_pixel_for_pixel_with_torchvisions_class_names(tmp_pat
     out = tmp_path / "out"
     manifest, already = pack_builtin("cifar10", tmp_path / "data", out)
     assert not already and mf.complete(out)
-    assert manifest["classes"] == list(CLASS_NAMES["cifar10"])
+    assert manifest["classes"] == NAMES["cifar10"]
     dataset = load_dataset("cifar10", root=str(tmp_path / "data"))
     for split, images in (("train", dataset.train), ("test", dataset.test)):
         assert manifest["splits"][split]["samples"] == len(images.labels)
@@ -40,7 +41,7 @@ def test_cifar10_is_packed_pixel_for_pixel_with_torchvisions_class_names(tmp_pat
     assert pack_builtin("cifar10", tmp_path / "data", out)[1]  # a re-run: already complete
 
 
-def test_grey_sets_are_stored_as_rgb_and_cifar100_names_come_from_its_meta(
+def test_grey_sets_are_stored_as_rgb_and_cifar100_classes_are_numbered(
     tmp_path: Path,
 ) -> None:
     fakes.write_fashion(tmp_path / "data" / "fashion-mnist", n_train=6, n_test=2)
@@ -51,6 +52,7 @@ def test_grey_sets_are_stored_as_rgb_and_cifar100_names_come_from_its_meta(
     assert stored.shape == (6, 3, 28, 28) and (stored == grey.numpy()).all()
     fakes.write_cifar100(tmp_path / "data")
     manifest, _ = pack_builtin("cifar100", tmp_path / "data", tmp_path / "c100")
+    # as the in-memory CIFAR-100 names them (sslctl.data.classes), so OOD matches by name
     assert manifest["classes"][:3] == ["0", "1", "2"] and len(manifest["classes"]) == 100
 
 
