@@ -132,13 +132,14 @@ class CropBatches(torch.utils.data.Dataset):
 
 
 def import_before_fork() -> None:
-    """Import what the decoding workers use (litdata, torchvision.io) in this process,
-    before DataLoader forks them: a forked worker inherits the modules, while importing
-    torchvision inside each worker took ~2.5 s, paid by every worker at every epoch (the
-    workers are forked anew each epoch; measured: each epoch's first batch 2.7 s late)."""
+    """Import what the decoding workers use (litdata, simplejpeg) in this process, before
+    DataLoader forks them: a forked worker inherits the modules, while a worker importing
+    a heavy module on its first image pays it at every epoch (the workers are forked anew
+    each epoch; measured with torchvision, the decoder before: each epoch's first batch
+    2.7 s late)."""
     require_litdata()
     import litdata  # noqa: F401
-    import torchvision.io  # noqa: F401
+    import simplejpeg  # noqa: F401
 
 
 def one_thread(_: int) -> None:
