@@ -187,6 +187,20 @@ def write_split(
     return result
 
 
+def read_summary(path: Path) -> dict[str, Any]:
+    """A finished split's summary; an error naming the file where it is not one."""
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        summary = err
+    if not isinstance(summary, dict):
+        raise SslctlError(
+            f"--out: unreadable split summary {path} ({summary}); expected the JSON that "
+            f"`sslctl data pack` writes: delete {path.parent} to pack that split again"
+        )
+    return summary
+
+
 def _check_out(out: Path, source: Path) -> None:
     """``out`` is new, empty, or an earlier (possibly interrupted) pack of ``source``."""
     if not out.exists():
@@ -194,10 +208,11 @@ def _check_out(out: Path, source: Path) -> None:
     if not out.is_dir():
         raise SslctlError(f"--out: {str(out)!r} exists and is not a folder")
     for summary in out.glob(f"*/{SUMMARY}"):
-        if json.loads(summary.read_text()).get("source") != str(source):
+        theirs = read_summary(summary).get("source")
+        if theirs != str(source):
             raise SslctlError(
-                f"--out: {str(out)!r} holds a pack of another source "
-                f"({json.loads(summary.read_text()).get('source')!r}); choose another folder"
+                f"--out: {str(out)!r} holds a pack of another source ({theirs!r}); "
+                "choose another folder"
             )
     ours = {mf.MANIFEST, "train", "val", "test", "unlabeled"}
     foreign = [
@@ -217,7 +232,7 @@ def _drop_other_version(out: Path) -> None:
     goes first (so the folder never looks complete meanwhile), then its finished splits."""
     (out / mf.MANIFEST).unlink(missing_ok=True)
     for summary in out.glob(f"*/{SUMMARY}"):
-        if json.loads(summary.read_text()).get("format_version") != mf.FORMAT_VERSION:
+        if read_summary(summary).get("format_version") != mf.FORMAT_VERSION:
             shutil.rmtree(summary.parent)
 
 
@@ -266,7 +281,7 @@ def pack_splits(
         for name, count, prepared in splits:
             done = out / name / SUMMARY
             if done.is_file():
-                summaries[name] = json.loads(done.read_text())
+                summaries[name] = read_summary(done)
                 continue
             on_split(name, count)
             summaries[name] = write_split(name, prepared(), classes, out, source, options, on_item)

@@ -134,6 +134,15 @@ def test_reading_errors_name_field_and_value(packed: Path, tmp_path: Path) -> No
         mf.read_manifest(f"shards:{other}")
 
 
+def test_an_unreadable_split_summary_is_named(tmp_path: Path) -> None:
+    src, out = small_folder(tmp_path / "src"), tmp_path / "out"
+    pack_imagefolder(src, out)
+    (out / mf.MANIFEST).unlink()
+    (out / "train" / SUMMARY).write_text("{not json")
+    with pytest.raises(SslctlError, match=r"unreadable split summary .*train.*delete"):
+        pack_imagefolder(src, out)
+
+
 def test_a_pack_of_another_format_version_is_packed_again(tmp_path: Path) -> None:
     """Re-running ``pack`` over an older version's pack (what the error above asks for)
     rewrites every split and then the manifest, rather than reporting it complete."""
