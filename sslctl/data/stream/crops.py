@@ -87,7 +87,7 @@ def _decode(data: bytes, k: int, height: int, width: int) -> torch.Tensor:
     return torch.from_numpy(np.array(Image.open(io.BytesIO(data)).convert("RGB")))
 
 
-def _resize(pixels: torch.Tensor, box: tuple[int, ...], size: int) -> np.ndarray:
+def _resize(pixels: torch.Tensor, box: tuple[float, ...], size: int) -> np.ndarray:
     """``box`` = (top, left, h, w) in ``pixels``' coordinates, rounded to whole pixels (as
     torchvision's crops are) and resized to ``size``: uint8 [3, size, size]. Channels stay
     last in memory, where torch's uint8 anti-aliased kernel is fastest."""
