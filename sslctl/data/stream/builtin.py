@@ -32,7 +32,7 @@ def pack_builtin(
     from sslctl.data.classes import class_names
     from sslctl.data.datasets import load_dataset
     from sslctl.data.stream import manifest as mf
-    from sslctl.data.stream.pack import pack_splits, png_samples
+    from sslctl.data.stream.pack import RAW_OPTIONS, pack_splits, png_samples
 
     if mf.complete(out):
         return mf.read_manifest(out, "--out"), True
@@ -44,7 +44,6 @@ def pack_builtin(
         (split, len(s.labels), lambda s=s: png_samples(s.images.numpy(), s.labels.numpy()))
         for split, s in (("train", dataset.train), ("test", dataset.test))
     ]
-    options = {"max_side": None, "workers": 1, "skip_bad": False}
     classes = class_names(name, dataset.train.num_classes)
     source = root.expanduser().resolve() / name
-    return pack_splits(source, out, classes, splits, options, on_split, on_item), False
+    return pack_splits(source, out, classes, splits, RAW_OPTIONS, on_split, on_item), False

@@ -24,7 +24,7 @@ import torch
 def flatten(encoded: list[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
     """One uint8 tensor of all the encoded images and their int64 offsets (``n + 1``)."""
     offsets = np.concatenate([[0], np.cumsum([len(data) for data in encoded])])
-    flat = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
+    flat = np.concatenate([np.frombuffer(data, dtype=np.uint8) for data in encoded])
     return torch.from_numpy(flat), torch.from_numpy(offsets.astype(np.int64))
 
 

@@ -167,7 +167,7 @@ class StreamFeeder:
         draft: bool = True,
         decode_on_device: bool = False,
     ):
-        self.seed, self.workers, self.size = seed, workers, size
+        self.seed, self.workers = seed, workers
         self.rank, self.world, self.window = rank, world, window
         self.device = device or torch.device("cpu")
         self.sizes = [n for d in _dirs(split_dirs) for n in chunk_sizes(d)]
@@ -211,5 +211,6 @@ class StreamFeeder:
         for batch in loader:
             if self.decoder.on_device:
                 encoded = (batch.pop(k) for k in ("encoded", "offsets", "boxes"))
-                batch["views"] = device_decode.device_views(*encoded, self.size, self.device)
+                size = self.decoder.size
+                batch["views"] = device_decode.device_views(*encoded, size, self.device)
             yield {k: v.to(self.device, non_blocking=cuda) for k, v in batch.items()}

@@ -86,6 +86,10 @@ def _prepared(jobs: list, workers: int) -> Iterator[tuple[str, Any]]:
         yield from pool.imap(_prepare_safe, jobs, chunksize=4)
 
 
+# the options recorded for sets packed from raw pixels (png_samples): no resizing, one process
+RAW_OPTIONS = {"max_side": None, "workers": 1, "skip_bad": False}
+
+
 def png_samples(images: np.ndarray, labels: np.ndarray) -> Iterator[tuple[str, Any]]:
     """Raw uint8 images [N, C, H, W] (C = 1 or 3) as prepared samples: lossless PNG
     (JPEG would alter raw pixels), grey as RGB (the streamed pipeline is 3-channel)."""

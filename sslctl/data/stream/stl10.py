@@ -50,7 +50,7 @@ def pack_stl10(
 ) -> tuple[dict[str, Any], bool]:
     """Pack ``root/stl10_binary`` (or ``root`` itself) into ``out``."""
     from sslctl.data.stream import manifest as mf
-    from sslctl.data.stream.pack import pack_splits, png_samples
+    from sslctl.data.stream.pack import RAW_OPTIONS, pack_splits, png_samples
 
     if mf.complete(out):
         return mf.read_manifest(out, "--out"), True
@@ -63,13 +63,12 @@ def pack_stl10(
         images = _images(folder, split)
         labels = _labels(folder, split, len(images))
         splits.append((split, len(images), lambda x=images, y=labels: png_samples(x, y)))
-    options = {"max_side": None, "workers": 1, "skip_bad": False}
     manifest = pack_splits(
         folder.resolve(),
         out,
         list(CLASSES),
         splits,
-        options,
+        RAW_OPTIONS,
         on_split,
         on_item,
         pretrain_splits=["train", "unlabeled"],
