@@ -9,16 +9,21 @@ bilinear ``interpolate`` on the device. Meant for GPU nodes with few CPU cores p
 ``benchmarks/gpu_stream.py`` measures it against decoding in the workers. The batch is
 still a function of (seed, epoch, step, rank): the boxes are the workers' and decoding is
 deterministic. Pixels differ from decoding in the workers by rounding (full scale here,
-the reduced DCT scale there; nvJPEG's IDCT vs libjpeg-turbo's on CUDA).
+the reduced DCT scale there; nvJPEG's IDCT vs libjpeg-turbo's on CUDA). Images that are
+not JPEGs (the lossless PNGs of sets packed from raw pixels: STL-10, CIFAR, MNIST) are
+decoded by PIL on the CPU of the main process and copied to the device: correct, but
+such small images gain nothing from ``decode: device``.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import warnings
 
 import numpy as np
 import torch
+from PIL import Image
 
 
 def flatten(encoded: list[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,13 +34,23 @@ def flatten(encoded: list[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _decode_all(flat: torch.Tensor, offsets: torch.Tensor, device: torch.device) -> list:
+    """uint8 [3, H, W] images on ``device``: the JPEGs in one batched ``decode_jpeg``
+    call there, any other format by PIL on the CPU."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
-    bounds = offsets.tolist()
-    encoded = [flat[a:b] for a, b in itertools.pairwise(bounds)]
-    with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders per call
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+    encoded = [flat[a:b] for a, b in itertools.pairwise(offsets.tolist())]
+    jpeg = [i for i, data in enumerate(encoded) if data[:2].tolist() == [0xFF, 0xD8]]
+    images: list = [None] * len(encoded)
+    if jpeg:
+        with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders per call
+            warnings.simplefilter("ignore", DeprecationWarning)
+            decoded = decode_jpeg([encoded[i] for i in jpeg], mode=ImageReadMode.RGB, device=device)
+        for i, image in zip(jpeg, decoded, strict=True):
+            images[i] = image
+    for i in set(range(len(encoded))) - set(jpeg):
+        pixels = Image.open(io.BytesIO(encoded[i].numpy().tobytes())).convert("RGB")
+        images[i] = torch.from_numpy(np.asarray(pixels).copy()).permute(2, 0, 1).to(device)
+    return images
 
 
 def device_views(

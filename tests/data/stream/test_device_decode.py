@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from sslctl.data.stream.device_decode import device_views, flatten
 from sslctl.data.stream.feed import StreamFeeder
+from sslctl.data.stream.pack import RAW_OPTIONS, pack_splits, png_samples
 from sslctl.errors import SslctlError
 from sslctl.recipe import load_recipe, recipe_hash
 from tests.conftest import RECIPES
@@ -33,6 +35,24 @@ def test_device_decoding_gives_the_workers_batches_to_rounding(packed: Path) -> 
         assert b["views"].dtype == torch.uint8 and b["views"].shape == (6, 2, 3, 32, 32)
         diff = (a["views"].int() - b["views"].int()).abs()
         assert diff.max() <= 1 and diff.float().mean() < 0.3
+
+
+def test_png_packs_are_decoded_too(tmp_path: Path) -> None:
+    """Sets packed from raw pixels store PNG (not for nvJPEG): decoded by PIL instead, the
+    views equal the workers' to rounding (was: decode_jpeg's "Not a JPEG file")."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (24, 3, 40, 40), dtype=np.uint8)
+    labels = np.arange(24) % 2
+    splits = [(name, 24, lambda: png_samples(images, labels)) for name in ("train", "test")]
+    pack_splits(tmp_path, tmp_path / "p", ["a", "b"], splits, RAW_OPTIONS, _none, _none)
+    in_workers, on_device = _feeders(tmp_path / "p")
+    for a, b in zip(in_workers.batches(0, 6, 0, 4), on_device.batches(0, 6, 0, 4), strict=True):
+        assert torch.equal(a["index"], b["index"])
+        assert (a["views"].int() - b["views"].int()).abs().max() <= 1
+
+
+def _none(*_: object) -> None:
+    return None
 
 
 def test_device_batches_from_a_step_equal_the_tail_of_the_epoch(packed: Path) -> None:
