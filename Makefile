@@ -41,8 +41,7 @@ bench-pruning: $(STAMP)
 # on a CUDA machine: the GPU-only tests (pinned-memory streamed batches, every method under
 # bf16 autocast) and the GPU readiness benchmark (figures in gpu_check.json)
 gpu-check: $(STAMP)
-	$(BIN)/python -m pytest -q tests/data/test_feed.py tests/data/stream/test_device_decode.py tests/methods/test_cuda.py
-	$(BIN)/python benchmarks/gpu_check.py --out gpu_check.json
+	PYTHON=$(BIN)/python scripts/gpu-check.sh
 
 # two-node SLURM cluster (slurmctld, two slurmd, munge, slurmdbd + MariaDB) on this machine; root
 slurm-up:

@@ -130,20 +130,8 @@ def feeder_check(n: int = 20_000, batch: int = 256, steps: int = 60) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="gpu_check.json")
-    args = parser.parse_args()
-    assert torch.cuda.is_available(), "needs a CUDA device"
-    torch.backends.cudnn.benchmark = True
-    result: dict = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
-    peak_bf16, peak_fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)
-    result["matmul_peak_tflops"] = {"bf16": peak_bf16 / 1e12, "fp32": peak_fp32 / 1e12}
-
-    aug = cifar_augment(blur=0.5)
-    x = torch.randint(0, 256, (1024, 3, 32, 32), dtype=torch.uint8, device="cuda")
-    result["augment_img_per_s"] = 1024 / timed(lambda: aug(x))
-
+def methods_check(peak_bf16: float) -> dict:
+    """Every method's bf16 step (img/s, MFU, finite loss); VICReg also in fp32 and compiled."""
     rows = {}
     for method in available():
         step, last, flops = step_fn(method, torch.bfloat16)
@@ -162,21 +150,59 @@ def main() -> None:
         rows["vicreg"]["bf16_compiled_img_per_s"] = 2 * 256 / timed(step, steps=20, warmup=10)
     except Exception as err:  # report, don't hide
         rows["vicreg"]["compile_error"] = f"{type(err).__name__}: {err}"[:300]
-    result["methods"] = rows
-    result["feeder"] = feeder_check()
-    from gpu_stream import stream_check  # benchmarks/ is on sys.path when run as a script
+    return rows
 
-    result["stream"] = stream_check()
+
+def augment_check() -> float:
+    aug = cifar_augment(blur=0.5)
+    x = torch.randint(0, 256, (1024, 3, 32, 32), dtype=torch.uint8, device="cuda")
+    return 1024 / timed(lambda: aug(x))
+
+
+def whitening_check() -> dict:
+    """The dtype the whitening steps return under bf16 autocast (they compute in fp32)."""
+    from sslctl.methods.whitening import cholesky_whiten, iternorm
+
     with torch.autocast("cuda", dtype=torch.bfloat16):
-        from sslctl.methods.whitening import cholesky_whiten, iternorm
-
         z = torch.randn(256, 64, device="cuda").bfloat16()
-        result["whitening_dtype_under_autocast"] = {
+        return {
             "iternorm": str(iternorm(z, iters=4, axis=1).dtype),
             "cholesky": str(cholesky_whiten(z).dtype),
         }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="gpu_check.json")
+    args = parser.parse_args()
+    assert torch.cuda.is_available(), "needs a CUDA device"
+    torch.backends.cudnn.benchmark = True
+    from gpu_stream import stream_check  # benchmarks/ is on sys.path when run as a script
+
+    result: dict = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__}
+    peak_bf16, peak_fp32 = matmul_peak(torch.bfloat16), matmul_peak(torch.float32)
+    result["matmul_peak_tflops"] = {"bf16": peak_bf16 / 1e12, "fp32": peak_fp32 / 1e12}
+    # the paths never run on a GPU before come first; each section's figures are saved as
+    # it ends (a run cut short keeps them), and a section that fails is reported, not fatal
+    sections = {
+        "stream": stream_check,
+        "feeder": feeder_check,
+        "augment_img_per_s": augment_check,
+        "methods": lambda: methods_check(peak_bf16),
+        "whitening_dtype_under_autocast": whitening_check,
+    }
+    failed = []
+    for name, check in sections.items():
+        try:
+            result[name] = check()
+        except Exception as err:
+            result[name] = {"error": f"{type(err).__name__}: {err}"[:500]}
+            print(name, result[name], flush=True)
+            failed.append(name)
+        Path(args.out).write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
