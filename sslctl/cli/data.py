@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,7 +47,7 @@ def pack(
         typer.Option(help="Built-in sets: the folder holding them (default $SSLCTL_DATA)."),
     ] = None,
     download: Annotated[
-        bool, typer.Option(help="cifar10, cifar100, fashion-mnist: fetch with torchvision.")
+        bool, typer.Option(help="cifar10, cifar100: fetch with torchvision.")
     ] = False,
 ) -> None:
     """Pack an ImageFolder or a built-in set into streamed shards; re-run after an
@@ -53,13 +55,12 @@ def pack(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from sslctl.data.stream.builtin import PACKABLE
-    from sslctl.data.stream.pack import pack_imagefolder
-
-    is_folder = source.startswith(IMAGEFOLDER) and len(source) > len(IMAGEFOLDER)
-    if not is_folder and source not in ("stl10", *PACKABLE):
-        expected = ", ".join(("imagefolder:<path>", "stl10", *PACKABLE))
-        fail(SslctlError(f"source: got {source!r}; expected one of {expected}"))
+    given = {"--max-side": max_side, "--workers": workers, "--skip-bad": skip_bad}
+    given |= {"--root": root, "--download": download}
+    try:
+        packer = _packer(source, given)
+    except SslctlError as err:
+        fail(err)
     console = make_console()
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
@@ -68,43 +69,60 @@ def pack(
         def on_split(name: str, total: int) -> None:
             task[:] = [progress.add_task(f"pack {escape(name)}", total=total)]
 
-        advance = lambda: progress.advance(task[0])  # noqa: E731
+        def on_item() -> None:
+            progress.advance(task[0])
+
         try:
-            if is_folder:
-                manifest, already = pack_imagefolder(
-                    Path(source.removeprefix(IMAGEFOLDER)),
-                    out,
-                    max_side=max_side,
-                    workers=workers or _default_workers(),
-                    skip_bad=skip_bad,
-                    on_split=on_split,
-                    on_item=advance,
-                )
-            elif source == "stl10":
-                from sslctl.data.datasets import data_root
-                from sslctl.data.stream.stl10 import pack_stl10
-
-                manifest, already = pack_stl10(
-                    data_root(root), out, on_split=on_split, on_item=advance
-                )
-            else:
-                from sslctl.data.datasets import data_root
-                from sslctl.data.stream.builtin import pack_builtin
-
-                manifest, already = pack_builtin(
-                    source,
-                    data_root(root),
-                    out,
-                    download=download,
-                    on_split=on_split,
-                    on_item=advance,
-                )
+            manifest, already = packer(out, on_split=on_split, on_item=on_item)
         except SslctlError as err:
             fail(err)
     if already:
         console.print(f"{escape(str(out))} is already complete")
     _print_counts(console, manifest)
     console.print(f"use it with: data: {{name: shards:{escape(str(out))}, image_size: 224}}")
+
+
+# the options of each kind of source; the others are refused rather than ignored
+FOLDER_OPTIONS = ("--max-side", "--workers", "--skip-bad")
+BUILTIN_OPTIONS = ("--root", "--download")
+
+
+def _packer(source: str, given: dict[str, Any]) -> Callable[..., tuple[dict[str, Any], bool]]:
+    """The packing function of ``source`` with its options bound: ``(out, on_split=,
+    on_item=) -> (manifest, already complete)``; an error naming the source or an option
+    that does not apply to it (``given``: option -> value, falsy when not given)."""
+    from sslctl.data.stream.builtin import DOWNLOADABLE, PACKABLE
+
+    if source.startswith(IMAGEFOLDER) and len(source) > len(IMAGEFOLDER):
+        _refuse(source, given, BUILTIN_OPTIONS, "the built-in sets (the path names the folder)")
+        from sslctl.data.stream.pack import pack_imagefolder
+
+        workers = given["--workers"] or _default_workers()
+        folder = Path(source.removeprefix(IMAGEFOLDER))
+        options = {"max_side": given["--max-side"], "skip_bad": given["--skip-bad"]}
+        return partial(pack_imagefolder, folder, workers=workers, **options)
+    if source not in ("stl10", *PACKABLE):
+        expected = ", ".join(("imagefolder:<path>", "stl10", *PACKABLE))
+        raise SslctlError(f"source: got {source!r}; expected one of {expected}")
+    raw = "imagefolder: sources (the built-in sets are packed from raw pixels, as they are)"
+    _refuse(source, given, FOLDER_OPTIONS, raw)
+    if given["--download"] and source not in DOWNLOADABLE:
+        _refuse(source, given, ("--download",), ", ".join(DOWNLOADABLE))
+    from sslctl.data.datasets import data_root
+
+    if source == "stl10":
+        from sslctl.data.stream.stl10 import pack_stl10
+
+        return partial(pack_stl10, data_root(given["--root"]))
+    from sslctl.data.stream.builtin import pack_builtin
+
+    return partial(pack_builtin, source, data_root(given["--root"]), download=given["--download"])
+
+
+def _refuse(source: str, given: dict[str, Any], options: tuple[str, ...], applies: str) -> None:
+    for option in options:
+        if given[option]:
+            raise SslctlError(f"{option} applies to {applies}, not to {source!r}")
 
 
 def _print_counts(console: Any, manifest: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
-"""``sslctl data pack NAME`` for the built-in sets that torchvision downloads (``cifar10``,
-``cifar100``, ``fashion-mnist``) and ``mnist5k``: read by the same readers as the in-memory
-path (``--root``, ``--download``), at their native size, into ``train`` and ``test``
+"""``sslctl data pack NAME`` for the built-in sets ``cifar10``, ``cifar100`` (torchvision's
+downloads), ``fashion-mnist`` and ``mnist5k``: read by the same readers as the in-memory
+path (``--root``; ``--download`` for CIFAR), at their native size, into ``train`` and ``test``
 splits stored as lossless PNG (:func:`sslctl.data.stream.pack.png_samples`). STL-10 has
 its own packer (:mod:`.stl10`), which adds the unlabelled split.
 
@@ -17,6 +17,7 @@ from typing import Any
 from sslctl.errors import SslctlError
 
 PACKABLE = ("mnist5k", "fashion-mnist", "cifar10", "cifar100")
+DOWNLOADABLE = ("cifar10", "cifar100")  # fetched by torchvision with ``--download``
 
 
 def pack_builtin(

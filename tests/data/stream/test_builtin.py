@@ -69,3 +69,25 @@ def test_cli_names_a_missing_set_and_an_unknown_source(tmp_path: Path) -> None:
         sslctl_cmd("data", "pack", "svhn", "--out", out), capture_output=True, text=True
     )
     assert unknown.returncode == 2 and "'svhn'" in unknown.stderr and "cifar100" in unknown.stderr
+
+
+def test_options_that_do_not_apply_to_the_source_are_refused(tmp_path: Path) -> None:
+    """Each option of one kind of source, given with another kind, is an error naming it
+    (exit 2, nothing written), not silently ignored."""
+    from typer.testing import CliRunner
+
+    from sslctl.cli import app
+
+    out = tmp_path / "out"
+    cases = [
+        (["cifar10", "--max-side", "64"], "--max-side applies to imagefolder:"),
+        (["stl10", "--workers", "4"], "--workers applies to imagefolder:"),
+        (["mnist5k", "--skip-bad"], "--skip-bad applies to imagefolder:"),
+        (["mnist5k", "--download"], "--download applies to cifar10, cifar100, not to 'mnist5k'"),
+        ([f"imagefolder:{tmp_path}", "--root", "x"], "--root applies to the built-in sets"),
+        ([f"imagefolder:{tmp_path}", "--download"], "--download applies to the built-in sets"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(app, ["data", "pack", *args, "--out", str(out)])
+        assert result.exit_code == 2 and message in " ".join(result.output.split()), args
+        assert not out.exists()
