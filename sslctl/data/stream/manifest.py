@@ -75,21 +75,58 @@ def manifest_problem(value: str) -> str | None:
     except (OSError, ValueError) as err:
         return f"unreadable {path}: {err}"
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    repack = f"re-pack it with this sslctl: `sslctl data pack ... --out {folder}`"
     if version != FORMAT_VERSION:
-        return (
-            f"format version {version!r} in {path}; expected {FORMAT_VERSION} (re-pack it with "
-            f"this sslctl: `sslctl data pack ... --out {folder}`)"
-        )
+        return f"format version {version!r} in {path}; expected {FORMAT_VERSION} ({repack})"
+    problem = _content_problem(manifest) or _checksum_problem(folder, manifest)
+    return f"{path}: {problem} ({repack})" if problem else None
+
+
+def _is_list(value: Any, item: type | tuple[type, ...]) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, item) for v in value)
+
+
+def _content_problem(manifest: dict[str, Any]) -> str | None:
+    """What is missing or malformed in a manifest of this version (hand-edited, or
+    written by something else), or None."""
+    splits = manifest.get("splits")
+    if not isinstance(splits, dict) or not splits:
+        return f"'splits' is {splits!r:.60}; expected a mapping of split name -> counts"
+    for name, split in splits.items():
+        counts = split.get("per_class") if isinstance(split, dict) else None
+        if not isinstance(counts, dict) or not isinstance(split.get("samples"), int):
+            return f"split {name!r} lacks its counts ('samples', 'per_class')"
+    expected = {
+        "classes": (lambda v: _is_list(v, str), "a list of class names"),
+        "train_split": (lambda v: v in splits, f"one of {sorted(splits)}"),
+        "eval_split": (lambda v: v in splits, f"one of {sorted(splits)}"),
+        "pretrain_splits": (lambda v: _is_list(v, str) and set(v) <= set(splits), "splits"),
+        "mean": (lambda v: _is_list(v, (int, float)) and len(v) == 3, "3 channel means"),
+        "std": (lambda v: _is_list(v, (int, float)) and len(v) == 3, "3 channel stds"),
+        "checksum": (lambda v: isinstance(v, str) and len(v) == 64, "a sha256 hex digest"),
+    }
+    for key, (ok, what) in expected.items():
+        if not ok(manifest.get(key)):
+            return f"{key!r} is {manifest.get(key)!r:.60}; expected {what}"
+    return None
+
+
+def _checksum_problem(folder: Path, manifest: dict[str, Any]) -> str | None:
+    """The shards' index files no longer match the checksum written when packing (a
+    split re-written or removed since, whose features a cache keyed by it would mix up)."""
+    try:
+        actual = index_checksum(folder, list(manifest["splits"]))
+    except OSError as err:
+        return f"a split's index is unreadable: {err}"
+    if actual != manifest["checksum"]:
+        written = manifest["checksum"][:16]
+        return f"the shards changed after packing (index checksum {actual[:16]}, written {written})"
     return None
 
 
 def complete(folder: Path) -> bool:
-    """``folder`` holds a finished pack of this format version."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION
+    """``folder`` holds a finished, intact pack of this format version."""
+    return manifest_problem(str(folder)) is None
 
 
 def read_manifest(name_or_path: str | Path, field: str = "data.name") -> dict[str, Any]:

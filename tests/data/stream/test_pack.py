@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,6 +158,44 @@ def test_a_pack_of_another_format_version_is_packed_again(tmp_path: Path) -> Non
     assert not was_complete and mf.complete(out)
     assert json.loads((out / "train" / SUMMARY).read_text())["format_version"] == 2
     assert len(_decoded(out, "train")) == 24
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("splits", None, "'splits' is None"),
+        ("classes", "abc", "'classes' is 'abc'; expected a list of class names"),
+        ("eval_split", "test", "'eval_split' is 'test'; expected one of"),
+        ("mean", [0.5, 0.5], "'mean' is [0.5, 0.5]; expected 3 channel means"),
+    ],
+)
+def test_a_malformed_manifest_is_named_not_a_traceback(
+    packed: Path, tmp_path: Path, key: str, value: object, named: str
+) -> None:
+    """A hand-edited manifest of the current version: an error naming the key, the value
+    and what was expected (was: a KeyError in `data info` or in training)."""
+    out = shutil.copytree(packed, tmp_path / "out")
+    manifest = json.loads((out / mf.MANIFEST).read_text())
+    (out / mf.MANIFEST).write_text(json.dumps({**manifest, key: value}))
+    with pytest.raises(SslctlError, match=f"{mf.MANIFEST}: {re.escape(named)}"):
+        mf.read_manifest(out)
+    assert not mf.complete(out)
+
+
+def test_shards_changed_after_packing_are_refused_and_a_rerun_repairs(tmp_path: Path) -> None:
+    """A split's litdata index that no longer matches the manifest's checksum (its
+    features cache, keyed by that checksum, would be stale) is refused; re-running the
+    same pack makes the folder whole again."""
+    src, out = small_folder(tmp_path / "src"), tmp_path / "out"
+    pack_imagefolder(src, out)
+    index = out / "val" / "index.json"
+    index.write_text(json.dumps({**json.loads(index.read_text()), "edited": True}))
+    with pytest.raises(SslctlError, match=r"the shards changed after packing"):
+        mf.read_manifest(out)
+    _, was_complete = pack_imagefolder(src, out)
+    assert not was_complete and mf.read_manifest(out)["checksum"] == mf.index_checksum(
+        out, ["train", "val"]
+    )
 
 
 def test_recipe_naming_a_bad_shards_folder_exits_2(tmp_path: Path) -> None:
