@@ -168,7 +168,7 @@ def info(path: Annotated[str, typer.Argument(help="A packed dataset folder (or s
         shards = len(list((folder / name).glob("chunk-*.bin")))
         side = split["shorter_side"]
         console.print(
-            f"  {escape(name)}: {split['samples']} images in {shards} shards, "
+            f"  {escape(name)}: {split['samples']} images in {shards} shard{'s' * (shards != 1)}, "
             f"{split['bytes'] / 2**20:.1f} MiB, shorter side {side['min']}-{side['max']} px "
             f"(median {side['median']})"
         )

@@ -220,7 +220,7 @@ def test_cli_pack_then_info(tmp_path: Path) -> None:
     assert packed.returncode == 0, packed.stderr
     assert "class_02" in packed.stdout and "24" in packed.stdout
     info = subprocess.run(sslctl_cmd("data", "info", str(out)), capture_output=True, text=True)
-    assert info.returncode == 0 and "train: 24 images in 1 shards" in info.stdout
+    assert info.returncode == 0 and "train: 24 images in 1 shard," in info.stdout
 
 
 def test_disk_full_is_an_error_and_leaves_nothing_that_looks_complete(
