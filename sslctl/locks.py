@@ -1,5 +1,6 @@
 """Cross-process locks: one for the first creation of an MLflow store and of an experiment
-in it, one per recipe hash so that a recipe runs in one process at a time.
+in it, one per recipe hash so that a recipe runs in one process at a time, one per
+packed-dataset folder while ``sslctl data pack`` writes it.
 
 Both are advisory ``flock`` locks (the ``filelock`` package): the kernel releases them
 when their holder dies, so a killed process never leaves a lock behind. The recipe lock
@@ -14,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +92,16 @@ def read_owner(lock: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def recipe_lock(
+def owned_lock(
     lock: Path,
-    recipe_hash: str,
     *,
-    wait: bool = False,
+    busy: Callable[[dict[str, Any]], Exception] | None = None,
     on_wait: Callable[[dict[str, Any]], None] | None = None,
     poll_s: float = 2.0,
 ) -> Iterator[None]:
-    """Run one recipe in one process at a time. Without ``wait`` a held lock raises
-    :class:`RecipeBusy` at once (naming the holder); with ``wait`` this blocks until the
-    holder is done, calling ``on_wait(owner)`` once first."""
+    """Hold ``lock`` and write who holds it beside it. When another process holds it:
+    raise ``busy(owner)`` at once, or without ``busy`` wait until it is released, calling
+    ``on_wait(owner)`` once first."""
     from filelock import FileLock, Timeout
 
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +113,8 @@ def recipe_lock(
             break
         except Timeout:
             owner = read_owner(lock)
-            if not wait:
-                raise RecipeBusy(recipe_hash, owner) from None
+            if busy is not None:
+                raise busy(owner) from None
             if not told and on_wait is not None:
                 on_wait(owner)
                 told = True
@@ -125,3 +125,18 @@ def recipe_lock(
         yield
     finally:
         held.release()
+
+
+def recipe_lock(
+    lock: Path,
+    recipe_hash: str,
+    *,
+    wait: bool = False,
+    on_wait: Callable[[dict[str, Any]], None] | None = None,
+    poll_s: float = 2.0,
+) -> AbstractContextManager[None]:
+    """Run one recipe in one process at a time. Without ``wait`` a held lock raises
+    :class:`RecipeBusy` at once (naming the holder); with ``wait`` this blocks until the
+    holder is done, calling ``on_wait(owner)`` once first."""
+    busy = None if wait else (lambda owner: RecipeBusy(recipe_hash, owner))
+    return owned_lock(lock, busy=busy, on_wait=on_wait, poll_s=poll_s)

@@ -23,7 +23,6 @@ ORCHESTRATION = [
     "report",
     "claims",
     "study_log",
-    "locks",
     "ui",
     "progress",
     "bench",
@@ -34,7 +33,7 @@ LAYERS = {
     **dict.fromkeys(ORCHESTRATION, 3),
     **dict.fromkeys(["train", "evals", "studies", "distributed", "optim"], 2),  # learning
     **dict.fromkeys(["methods", "models", "data"], 1),  # building
-}  # everything else (recipe, vocabulary, paths, errors, runtime, markup): core, 0
+}  # everything else (recipe, vocabulary, paths, errors, runtime, markup, locks): core, 0
 
 # The recipe layer validates names against the building layer's torch-free declarations:
 # the method registry (facts read from the method files' source), the dataset catalogue

@@ -55,6 +55,8 @@ def pack(
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from sslctl.locks import describe_owner
+
     given = {"--max-side": max_side, "--workers": workers, "--skip-bad": skip_bad}
     given |= {"--root": root, "--download": download}
     try:
@@ -72,8 +74,12 @@ def pack(
         def on_item() -> None:
             progress.advance(task[0])
 
+        def on_wait(holder: dict[str, Any]) -> None:
+            who = escape(describe_owner(holder))
+            console.print(f"waiting for the process packing {escape(str(out))} ({who})")
+
         try:
-            manifest, already = packer(out, on_split=on_split, on_item=on_item)
+            manifest, already = packer(out, on_split=on_split, on_item=on_item, on_wait=on_wait)
         except SslctlError as err:
             fail(err)
     if already:

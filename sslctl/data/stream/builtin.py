@@ -28,6 +28,7 @@ def pack_builtin(
     download: bool = False,
     on_split: Callable[[str, int], None] = lambda s, n: None,
     on_item: Callable[[], None] = lambda: None,
+    on_wait: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Pack the built-in set ``name`` (from ``root``) into ``out``."""
     from sslctl.data.classes import class_names
@@ -47,4 +48,7 @@ def pack_builtin(
     ]
     classes = class_names(name, dataset.train.num_classes)
     source = root.expanduser().resolve() / name
-    return pack_splits(source, out, classes, splits, RAW_OPTIONS, on_split, on_item), False
+    manifest = pack_splits(
+        source, out, classes, splits, RAW_OPTIONS, on_split, on_item, on_wait=on_wait
+    )
+    return manifest, False

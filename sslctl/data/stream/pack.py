@@ -32,11 +32,13 @@ from PIL import Image
 from sslctl.data.stream import manifest as mf
 from sslctl.data.stream.scan import Split, scan_imagefolder
 from sslctl.errors import SslctlError
+from sslctl.locks import owned_lock
 
 CHUNK_BYTES = "16MB"  # bounds the file-backed pages a reader keeps mapped (docs/data.md)
 SUMMARY = "sslctl-split.json"
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 QUALITY = 95
+PACK_LOCK = ".sslctl-pack"  # held while a process writes the folder (+ .owner.json: who)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -222,7 +224,7 @@ def _check_out(out: Path, source: Path) -> None:
     foreign = [
         p.name
         for p in out.iterdir()
-        if p.name not in ours and not p.name.startswith((".partial-", f".{mf.MANIFEST}"))
+        if p.name not in ours and not p.name.startswith((".partial-", f".{mf.MANIFEST}", PACK_LOCK))
     ]
     if foreign:
         raise SslctlError(
@@ -249,6 +251,7 @@ def pack_imagefolder(
     skip_bad: bool = False,
     on_split: Callable[[str, int], None] = lambda s, n: None,
     on_item: Callable[[], None] = lambda: None,
+    on_wait: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Pack ``source`` into ``out``; returns (manifest, True when already complete)."""
     source = source.expanduser().resolve()
@@ -262,7 +265,8 @@ def pack_imagefolder(
         return _prepared(jobs, workers)
 
     named = [(s.name, len(s.files), functools.partial(prepared, s)) for s in splits]
-    return pack_splits(source, out, classes, named, options, on_split, on_item), False
+    manifest = pack_splits(source, out, classes, named, options, on_split, on_item, on_wait=on_wait)
+    return manifest, False
 
 
 def pack_splits(
@@ -274,14 +278,38 @@ def pack_splits(
     on_split: Callable[[str, int], None],
     on_item: Callable[[], None],
     pretrain_splits: list[str] | None = None,
+    on_wait: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Write each (name, count, prepared-stream factory) split that is not finished yet,
-    then the manifest; the first split trains, the second evaluates."""
+    then the manifest; the first split trains, the second evaluates. One process writes
+    ``out`` at a time: another waits for it (``on_wait(holder)`` once), then finds the
+    pack complete or continues it."""
     _check_out(out, source)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SslctlError(f"--out: cannot create {out}: {err}") from None
+    with owned_lock(out / PACK_LOCK, on_wait=on_wait):
+        if mf.complete(out):  # packed by the process this one waited for
+            return mf.read_manifest(out, "--out")
+        return _write_splits(
+            source, out, classes, splits, options, on_split, on_item, pretrain_splits
+        )
+
+
+def _write_splits(
+    source: Path,
+    out: Path,
+    classes: list[str],
+    splits: list[tuple[str, int, Callable[[], Iterable[tuple[str, Any]]]]],
+    options: dict[str, Any],
+    on_split: Callable[[str, int], None],
+    on_item: Callable[[], None],
+    pretrain_splits: list[str] | None,
+) -> dict[str, Any]:
     _drop_other_version(out)
     summaries = {}
     try:
-        out.mkdir(parents=True, exist_ok=True)
         for name, count, prepared in splits:
             done = out / name / SUMMARY
             if done.is_file():

@@ -47,6 +47,7 @@ def pack_stl10(
     *,
     on_split: Callable[[str, int], None] = lambda s, n: None,
     on_item: Callable[[], None] = lambda: None,
+    on_wait: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Pack ``root/stl10_binary`` (or ``root`` itself) into ``out``."""
     from sslctl.data.stream import manifest as mf
@@ -72,5 +73,6 @@ def pack_stl10(
         on_split,
         on_item,
         pretrain_splits=["train", "unlabeled"],
+        on_wait=on_wait,
     )
     return manifest, False

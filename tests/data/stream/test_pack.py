@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,8 +16,9 @@ from PIL import Image
 
 from sslctl.data.stream import manifest as mf
 from sslctl.data.stream.feed import Reader
-from sslctl.data.stream.pack import SUMMARY, pack_imagefolder
+from sslctl.data.stream.pack import PACK_LOCK, SUMMARY, pack_imagefolder
 from sslctl.errors import SslctlError
+from sslctl.locks import owned_lock
 from tests.conftest import sslctl_cmd
 from tests.data.stream.conftest import small_folder
 
@@ -245,3 +247,30 @@ def test_disk_full_is_an_error_and_leaves_nothing_that_looks_complete(
     monkeypatch.setattr(BinaryWriter, "add_item", original)
     manifest, _ = pack_imagefolder(src, out)
     assert manifest["splits"]["train"]["samples"] == 24
+
+
+def test_a_second_pack_of_the_same_folder_waits_for_the_first(tmp_path: Path) -> None:
+    """While one process writes ``--out`` another waits, saying for whom (not deleting the
+    first one's unfinished split as its own to start clean), and goes on after it."""
+    src, out = small_folder(tmp_path / "src"), tmp_path / "out"
+    out.mkdir()
+    command = sslctl_cmd("data", "pack", f"imagefolder:{src}", "--out", str(out))
+    with owned_lock(out / PACK_LOCK):
+        unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        waiting = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=unbuffered)
+        assert waiting.stdout is not None
+        first = waiting.stdout.readline()  # blocks until it prints; the test timeout bounds it
+        assert "waiting for the process packing" in first and f"pid {os.getpid()}" in first
+        assert waiting.poll() is None and not (out / "train").exists()
+    rest, _ = waiting.communicate(timeout=600)
+    assert waiting.returncode == 0 and "class_02" in rest
+    assert mf.complete(out) and len(_decoded(out, "train")) == 24
+
+
+def test_simultaneous_packs_of_one_folder_leave_one_intact_dataset(tmp_path: Path) -> None:
+    src, out = small_folder(tmp_path / "src"), tmp_path / "out"
+    command = sslctl_cmd("data", "pack", f"imagefolder:{src}", "--out", str(out))
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    assert all(run.wait(timeout=600) == 0 for run in runs)
+    assert mf.read_manifest(out)["splits"]["train"]["samples"] == 24
+    assert len(_decoded(out, "train")) == 24 and len(_decoded(out, "val")) == 6
