@@ -7,7 +7,8 @@ decoded by streaming through DataLoader workers. A split whose images fit
 ``IMAGE_CACHE_MAX`` and the disk is decoded once into a memory-mapped ``.npy`` file,
 keyed by the dataset's checksum, split and size, under ``<data root>/stream-cache/``,
 built on first use (pretraining alone never builds it, so its memory does not grow with
-the dataset), written to a temporary name and renamed, so an interrupted build is redone.
+the dataset), written to a temporary name and renamed, so an interrupted build is redone
+(and its temporary file removed: :func:`_temporary`).
 A larger split (ImageNet-1k's train split at 224 px is 193 GB of images) is streamed
 straight into the encoder in batches (:meth:`SplitImages.batches`) and nothing of it is
 kept but the features (:mod:`.features`) and the labels.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,7 +123,7 @@ def build_cache(split_dir: Path, n: int, size: int, stem: Path, workers: int) ->
     """Decode every image's evaluation crop into ``stem.images.npy`` / ``stem.labels.npy``."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     require_space(stem.parent, n * 3 * size * size, f"{split_dir.name} split at {size} px")
-    tmp = stem.with_name(f".{stem.name}.{os.getpid()}.tmp.npy")
+    tmp = _temporary(_images_path(stem))
     images = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, 3, size, size))
     labels = np.zeros(n, dtype=np.int64)
     for start, block, block_labels in _chunks(split_dir, n, size, workers):
@@ -144,9 +146,32 @@ def _labels_path(stem: Path) -> Path:
 def save_atomic(path: Path, array: np.ndarray) -> None:
     """``np.save`` to a temporary name, then rename (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+    tmp = _temporary(path)
     np.save(tmp, array)
     os.replace(tmp, path)
+
+
+def _temporary(path: Path) -> Path:
+    """A temporary name for ``path`` unique to this process on this host (processes on
+    other hosts may share the cache folder); files of that kind left by processes of this
+    host that have died (killed while writing, possibly gigabytes at ImageNet scale) are
+    removed first."""
+    host = socket.gethostname().replace(".", "_")
+    for old in path.parent.glob(f".{path.name}.{host}.*.tmp.npy"):  # np.save wants .npy
+        pid = old.name.removesuffix(".tmp.npy").rsplit(".", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            old.unlink(missing_ok=True)
+    return path.with_name(f".{path.name}.{host}.{os.getpid()}.tmp.npy")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def fits_on_disk(folder: Path, needed: int) -> bool:

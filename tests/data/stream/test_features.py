@@ -5,8 +5,13 @@ evaluation, bounded in number."""
 from __future__ import annotations
 
 import collections
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -94,3 +99,24 @@ def test_a_split_too_large_to_cache_is_streamed_into_the_encoder(
     assert torch.equal(encode(_encoder(0), cached.images.tensor().clone(), **kwargs), features)
     assert torch.equal(cached.labels.tensor(), labels) and torch.equal(labels_only, labels)
     assert len(list(cache_root().glob("*.images.npy"))) == 1
+
+
+def test_temporaries_left_by_dead_processes_of_this_host_are_removed(tmp_path: Path) -> None:
+    """A process killed while writing a cache leaves its temporary file (gigabytes at
+    ImageNet scale): the next write of that file removes it, but not a live process's
+    nor another host's (whose processes this one cannot see)."""
+    host = socket.gethostname().replace(".", "_")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left, live, other = (
+        tmp_path / f".a.images.npy.{who}.tmp.npy"
+        for who in (f"{host}.{dead.pid}", f"{host}.{os.getppid()}", f"other-host.{dead.pid}")
+    )
+    for path in (left, live, other):
+        path.write_bytes(b"partial")
+    evalset.save_atomic(tmp_path / "a.images.npy", np.arange(3))
+    assert not left.exists() and live.exists() and other.exists()
+    assert np.load(tmp_path / "a.images.npy").tolist() == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [live.name, other.name, "a.images.npy"]
+    )
