@@ -292,40 +292,29 @@ def pack_splits(
     with owned_lock(out / PACK_LOCK, on_wait=on_wait):
         if mf.complete(out):  # packed by the process this one waited for
             return mf.read_manifest(out, "--out")
-        return _write_splits(
-            source, out, classes, splits, options, on_split, on_item, pretrain_splits
-        )
-
-
-def _write_splits(
-    source: Path,
-    out: Path,
-    classes: list[str],
-    splits: list[tuple[str, int, Callable[[], Iterable[tuple[str, Any]]]]],
-    options: dict[str, Any],
-    on_split: Callable[[str, int], None],
-    on_item: Callable[[], None],
-    pretrain_splits: list[str] | None,
-) -> dict[str, Any]:
-    _drop_other_version(out)
-    summaries = {}
-    try:
-        for name, count, prepared in splits:
-            done = out / name / SUMMARY
-            if done.is_file():
-                summaries[name] = read_summary(done)
-                continue
-            on_split(name, count)
-            summaries[name] = write_split(name, prepared(), classes, out, source, options, on_item)
-    except OSError as err:
-        full = " (disk full)" if err.errno == errno.ENOSPC else ""
-        raise SslctlError(f"--out: writing {out} failed{full}: {err}; re-run to continue") from None
-    names = [name for name, _, _ in splits]
-    manifest = _manifest(classes, names, summaries, options)
-    manifest["pretrain_splits"] = pretrain_splits or names[:1]
-    manifest["checksum"] = mf.index_checksum(out, names)
-    mf.write_manifest(out, manifest)
-    return manifest
+        _drop_other_version(out)
+        summaries = {}
+        try:
+            for name, count, prepared in splits:
+                done = out / name / SUMMARY
+                if done.is_file():
+                    summaries[name] = read_summary(done)
+                    continue
+                on_split(name, count)
+                summaries[name] = write_split(
+                    name, prepared(), classes, out, source, options, on_item
+                )
+        except OSError as err:
+            full = " (disk full)" if err.errno == errno.ENOSPC else ""
+            raise SslctlError(
+                f"--out: writing {out} failed{full}: {err}; re-run to continue"
+            ) from None
+        names = [name for name, _, _ in splits]
+        manifest = _manifest(classes, names, summaries, options)
+        manifest["pretrain_splits"] = pretrain_splits or names[:1]
+        manifest["checksum"] = mf.index_checksum(out, names)
+        mf.write_manifest(out, manifest)
+        return manifest
 
 
 def _manifest(classes: list[str], names: list[str], summaries: dict, options: dict) -> dict:
