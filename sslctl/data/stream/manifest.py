@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from sslctl.errors import SslctlError
+from sslctl.locks import describe_owner, read_owner
 
 # 2: the encoded image stored as a uint8 array, not bytes (litdata gives bytes an Arrow
 # footer, and its reader converted a whole 16 MB chunk to Python objects for each sample
 # read from another chunk: 3.6 ms per random read, against 0.1 ms; docs/data.md)
 FORMAT_VERSION = 2
 MANIFEST = "sslctl-dataset.json"
+PACK_LOCK = ".sslctl-pack"  # held while a process writes the folder (+ .owner.json: who)
 PREFIX = "shards:"
 
 
@@ -67,6 +69,9 @@ def manifest_problem(value: str) -> str | None:
         return f"{folder} is not a readable folder"
     path = folder / MANIFEST
     if not path.is_file():
+        holder = packing_now(folder)
+        if holder is not None:
+            return f"{folder} is being packed now ({describe_owner(holder)}); wait for it"
         partial = any(p.name.startswith(".partial-") for p in folder.iterdir())
         what = "an unfinished pack (re-run `sslctl data pack`)" if partial else "not a dataset"
         return f"{folder} is {what}: no {MANIFEST}; expected a folder written by `sslctl data pack`"
@@ -121,6 +126,24 @@ def _checksum_problem(folder: Path, manifest: dict[str, Any]) -> str | None:
     if actual != manifest["checksum"]:
         written = manifest["checksum"][:16]
         return f"the shards changed after packing (index checksum {actual[:16]}, written {written})"
+    return None
+
+
+def packing_now(folder: Path) -> dict[str, Any] | None:
+    """Who holds ``folder``'s packing lock (pid, host, start), or None when nobody does."""
+    from filelock import FileLock, Timeout
+
+    lock = folder / PACK_LOCK
+    if not lock.is_file():
+        return None
+    probe = FileLock(str(lock), timeout=0)
+    try:
+        probe.acquire()
+    except Timeout:
+        return read_owner(lock)
+    except OSError:  # a read-only folder: nobody can be writing it
+        return None
+    probe.release()
     return None
 
 

@@ -38,7 +38,6 @@ CHUNK_BYTES = "16MB"  # bounds the file-backed pages a reader keeps mapped (docs
 SUMMARY = "sslctl-split.json"
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 QUALITY = 95
-PACK_LOCK = ".sslctl-pack"  # held while a process writes the folder (+ .owner.json: who)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -224,7 +223,8 @@ def _check_out(out: Path, source: Path) -> None:
     foreign = [
         p.name
         for p in out.iterdir()
-        if p.name not in ours and not p.name.startswith((".partial-", f".{mf.MANIFEST}", PACK_LOCK))
+        if p.name not in ours
+        and not p.name.startswith((".partial-", f".{mf.MANIFEST}", mf.PACK_LOCK))
     ]
     if foreign:
         raise SslctlError(
@@ -289,7 +289,7 @@ def pack_splits(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SslctlError(f"--out: cannot create {out}: {err}") from None
-    with owned_lock(out / PACK_LOCK, on_wait=on_wait):
+    with owned_lock(out / mf.PACK_LOCK, on_wait=on_wait):
         if mf.complete(out):  # packed by the process this one waited for
             return mf.read_manifest(out, "--out")
         _drop_other_version(out)

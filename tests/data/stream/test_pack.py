@@ -16,7 +16,7 @@ from PIL import Image
 
 from sslctl.data.stream import manifest as mf
 from sslctl.data.stream.feed import Reader
-from sslctl.data.stream.pack import PACK_LOCK, SUMMARY, pack_imagefolder
+from sslctl.data.stream.pack import SUMMARY, pack_imagefolder
 from sslctl.errors import SslctlError
 from sslctl.locks import owned_lock
 from tests.conftest import sslctl_cmd
@@ -255,13 +255,15 @@ def test_a_second_pack_of_the_same_folder_waits_for_the_first(tmp_path: Path) ->
     src, out = small_folder(tmp_path / "src"), tmp_path / "out"
     out.mkdir()
     command = sslctl_cmd("data", "pack", f"imagefolder:{src}", "--out", str(out))
-    with owned_lock(out / PACK_LOCK):
+    with owned_lock(out / mf.PACK_LOCK):
         unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}
         waiting = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=unbuffered)
         assert waiting.stdout is not None
         first = waiting.stdout.readline()  # blocks until it prints; the test timeout bounds it
         assert "waiting for the process packing" in first and f"pid {os.getpid()}" in first
         assert waiting.poll() is None and not (out / "train").exists()
+        with pytest.raises(SslctlError, match=rf"is being packed now \(pid {os.getpid()} on"):
+            mf.read_manifest(out)  # what a recipe naming it meanwhile is told
     rest, _ = waiting.communicate(timeout=600)
     assert waiting.returncode == 0 and "class_02" in rest
     assert mf.complete(out) and len(_decoded(out, "train")) == 24
