@@ -1,12 +1,15 @@
 """The files and classes of an ImageFolder (``train/`` and ``val/`` or ``test/``).
 
 torchvision's ``ImageFolder`` convention: one sub-folder per class, classes sorted by
-name, labels their index in the training split. Every regular, non-hidden file in a class
-folder is a sample (a non-image file there is reported, not silently ignored).
+name, labels their index in the training split, the files of a class found in its folder
+and, as torchvision's ``make_dataset`` walks them, its sub-folders, following symbolic
+links (ImageNet-100 is often a folder of links to ImageNet's class folders). Every regular,
+non-hidden file there is a sample (a non-image file is reported, not silently ignored).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +31,19 @@ def _class_dirs(folder: Path) -> list[Path]:
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    """The non-hidden files under ``folder``, sorted by path; each real folder is walked
+    once (a link back to an ancestor does not loop)."""
+    found, seen = [], set()
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        paths = (Path(top) / n for n in names if not n.startswith("."))
+        found += [f for f in paths if f.is_file()]
+    return sorted(found)
 
 
 def scan_imagefolder(root: Path, field: str = "source") -> tuple[list[str], list[Split]]:
