@@ -89,10 +89,13 @@ def _load_image(path: Path, size: int) -> np.ndarray:
 
 
 def list_imagefolder(folder: Path, classes: list[str]) -> tuple[list[Path], list[int]]:
-    """Image files under ``folder/<class>/`` (sorted) and their class indices."""
+    """Image files under ``folder/<class>/`` and its sub-folders, as the packer finds them
+    (:func:`sslctl.data.stream.scan.files_under`), and their class indices."""
+    from sslctl.data.stream.scan import files_under
+
     files, labels = [], []
     for label, cls in enumerate(classes):
-        for file in sorted((folder / cls).glob("*")):
+        for file in files_under(folder / cls):
             if file.suffix.lower() in IMAGE_SUFFIXES:
                 files.append(file)
                 labels.append(label)

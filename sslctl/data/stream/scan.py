@@ -30,7 +30,7 @@ def _class_dirs(folder: Path) -> list[Path]:
     return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
 
 
-def _files(folder: Path) -> list[Path]:
+def files_under(folder: Path) -> list[Path]:
     """The non-hidden files under ``folder``, sorted by path; each real folder is walked
     once (a link back to an ancestor does not loop)."""
     found, seen = [], set()
@@ -72,7 +72,7 @@ def scan_imagefolder(root: Path, field: str = "source") -> tuple[list[str], list
         for folder in (root / "train", eval_dir):
             files = []
             for d in _class_dirs(folder):
-                found = _files(d)
+                found = files_under(d)
                 if not found:
                     raise SslctlError(f"{field}: empty class folder {d}; expected image files")
                 files += [(f, classes.index(d.name)) for f in found]
