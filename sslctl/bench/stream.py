@@ -9,8 +9,9 @@ and resizes both crops from it (:mod:`sslctl.data.stream.crops`). Each side is t
 ``REPEATS`` times, alternating, and the median is reported with the range (single runs of
 the same side differed by up to 2x on a shared 2-core machine). The streamed path is also
 timed from a pack made with ``--max-side 256`` (other, smaller images: what that option
-buys, not a like-for-like ratio). Then the peak memory of one pretraining epoch on the
-packed set at 1x and 8x its size (the same files, repeated).
+buys, not a like-for-like ratio). Then each side's milliseconds per image on one core
+without a DataLoader (the decoders' own cost), and the peak memory of one pretraining
+epoch on the packed set at 1x and 8x its size (the same files, repeated).
 """
 
 from __future__ import annotations
@@ -65,6 +66,46 @@ def _stream_rate(packed: Path, size: int, workers: int) -> float:
     for batch in feeder.batches(0, BATCH, 0, steps):
         n += len(batch["index"])
     return n / (time.perf_counter() - start)
+
+
+def _one_core_ms(folder: Path, packed: Path, size: int, repeats: int) -> tuple[float, float]:
+    """Milliseconds per image on one core without a DataLoader, medians of ``repeats``
+    alternating passes: ours (read from the shards, decode once, two crops) and
+    torchvision's (open + convert, two ``RandomResizedCrop`` + ``PILToTensor``). What the
+    decoders cost, apart from how a DataLoader spreads them over the cores."""
+    import torch
+    from PIL import Image
+    from torchvision import transforms
+
+    from sslctl.data.stream.feed import CropBatches, Reader
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    reader = Reader(packed / "train")
+    ours = CropBatches(reader, seed=0, size=size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3))
+    crop = transforms.Compose([transforms.RandomResizedCrop(size), transforms.PILToTensor()])
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    n = min(len(files), int(reader.starts[-1]))
+
+    def streamed() -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            ours.views(reader.get(i)["image"], 0, i)
+        return (time.perf_counter() - start) / n * 1e3
+
+    def torchvision() -> float:
+        start = time.perf_counter()
+        for path in files[:n]:
+            with Image.open(path) as image:
+                rgb = image.convert("RGB")
+            torch.stack([crop(rgb), crop(rgb)])
+        return (time.perf_counter() - start) / n * 1e3
+
+    try:
+        times = [(streamed(), torchvision()) for _ in range(repeats)]
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
 def _repeat_folder(source: Path, dest: Path, times: int) -> Path:
@@ -161,6 +202,18 @@ def data_pipeline(quick: bool = False) -> list[Figure]:
                         + (f"{ranges}{max(theirs):.0f}" if repeats > 1 else ""),
                     )
                 )
+        for size in SIZES:
+            mine, ref = _one_core_ms(source / "train", tmp / "packed", size, repeats)
+            figures.append(
+                Figure(
+                    "data",
+                    f"decode + 2 crops per image on one core, {size} px",
+                    mine,
+                    "ms",
+                    f"{ref / mine:.2f}x torchvision ({ref:.2f} ms); no DataLoader, the 1x set"
+                    + (f", medians of {repeats} passes" if repeats > 1 else ""),
+                )
+            )
         peaks = [_peak_rss(tmp / p, workers, tmp) for p in ("packed", "packed8")]
         what = {
             "main": "peak RSS, main process",
