@@ -95,7 +95,7 @@ BUILTIN_OPTIONS = ("--root", "--download")
 
 def _packer(source: str, given: dict[str, Any]) -> Callable[..., tuple[dict[str, Any], bool]]:
     """The packing function of ``source`` with its options bound: ``(out, on_split=,
-    on_item=) -> (manifest, already complete)``; an error naming the source or an option
+    on_item=, on_wait=) -> (manifest, already complete)``; an error naming the source or an option
     that does not apply to it (``given``: option -> value, falsy when not given)."""
     from sslctl.data.stream.builtin import DOWNLOADABLE, PACKABLE
 

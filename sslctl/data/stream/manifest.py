@@ -98,9 +98,13 @@ def _content_problem(manifest: dict[str, Any]) -> str | None:
     if not isinstance(splits, dict) or not splits:
         return f"'splits' is {splits!r:.60}; expected a mapping of split name -> counts"
     for name, split in splits.items():
-        counts = split.get("per_class") if isinstance(split, dict) else None
-        if not isinstance(counts, dict) or not isinstance(split.get("samples"), int):
-            return f"split {name!r} lacks its counts ('samples', 'per_class')"
+        split = split if isinstance(split, dict) else {}
+        sides = split.get("shorter_side")
+        kinds = {"samples": int, "bytes": int, "per_class": dict, "shorter_side": dict}
+        if any(not isinstance(split.get(k), kind) for k, kind in kinds.items()) or not all(
+            isinstance(sides.get(k), int) for k in ("min", "median", "max")
+        ):
+            return f"split {name!r} lacks its counts ({', '.join(kinds)} with min/median/max)"
     expected = {
         "classes": (lambda v: _is_list(v, str), "a list of class names"),
         "train_split": (lambda v: v in splits, f"one of {sorted(splits)}"),

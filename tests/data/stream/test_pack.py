@@ -166,6 +166,7 @@ def test_a_pack_of_another_format_version_is_packed_again(tmp_path: Path) -> Non
     ("key", "value", "named"),
     [
         ("splits", None, "'splits' is None"),
+        ("splits", {"train": {"samples": 3}}, "split 'train' lacks its counts"),
         ("classes", "abc", "'classes' is 'abc'; expected a list of class names"),
         ("eval_split", "test", "'eval_split' is 'test'; expected one of"),
         ("mean", [0.5, 0.5], "'mean' is [0.5, 0.5]; expected 3 channel means"),
