@@ -78,6 +78,17 @@ def file_lock(path: Path, timeout: float = STORE_LOCK_TIMEOUT_S) -> Iterator[Non
         lock.release()
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is running (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _owner_file(lock: Path) -> Path:
     return lock.with_suffix(".owner.json")
 

@@ -23,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sslctl.bench.common import Figure
 
@@ -39,15 +41,22 @@ def _workers() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0))))
 
 
+def _torchvision_views(size: int) -> Callable[[Any], Any]:
+    """torchvision's two views of a PIL image: ``RandomResizedCrop`` + ``PILToTensor``
+    twice, stacked (uint8 [2, 3, size, size])."""
+    import torch
+    from torchvision import transforms
+
+    crop = transforms.Compose([transforms.RandomResizedCrop(size), transforms.PILToTensor()])
+    return lambda image: torch.stack([crop(image), crop(image)])
+
+
 def _torchvision_rate(folder: Path, size: int, workers: int) -> float:
     """Images per second of torchvision's ImageFolder pipeline, two crops per image."""
     import torch
-    from torchvision import datasets, transforms
+    from torchvision import datasets
 
-    crop = transforms.Compose([transforms.RandomResizedCrop(size), transforms.PILToTensor()])
-    dataset = datasets.ImageFolder(
-        str(folder), transform=lambda im: torch.stack([crop(im), crop(im)])
-    )
+    dataset = datasets.ImageFolder(str(folder), transform=_torchvision_views(size))
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=BATCH, shuffle=True, num_workers=workers, drop_last=True
     )
@@ -75,7 +84,6 @@ def _one_core_ms(folder: Path, packed: Path, size: int, repeats: int) -> tuple[f
     decoders cost, apart from how a DataLoader spreads them over the cores."""
     import torch
     from PIL import Image
-    from torchvision import transforms
 
     from sslctl.data.stream.feed import CropBatches, Reader
 
@@ -83,7 +91,7 @@ def _one_core_ms(folder: Path, packed: Path, size: int, repeats: int) -> tuple[f
     torch.set_num_threads(1)
     reader = Reader(packed / "train")
     ours = CropBatches(reader, seed=0, size=size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3))
-    crop = transforms.Compose([transforms.RandomResizedCrop(size), transforms.PILToTensor()])
+    views = _torchvision_views(size)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     n = min(len(files), int(reader.starts[-1]))
 
@@ -97,8 +105,7 @@ def _one_core_ms(folder: Path, packed: Path, size: int, repeats: int) -> tuple[f
         start = time.perf_counter()
         for path in files[:n]:
             with Image.open(path) as image:
-                rgb = image.convert("RGB")
-            torch.stack([crop(rgb), crop(rgb)])
+                views(image.convert("RGB"))
         return (time.perf_counter() - start) / n * 1e3
 
     try:

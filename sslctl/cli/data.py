@@ -112,7 +112,7 @@ def _packer(source: str, given: dict[str, Any]) -> Callable[..., tuple[dict[str,
         raise SslctlError(f"source: got {source!r}; expected one of {expected}")
     raw = "imagefolder: sources (the built-in sets are packed from raw pixels, as they are)"
     _refuse(source, given, FOLDER_OPTIONS, raw)
-    if given["--download"] and source not in DOWNLOADABLE:
+    if source not in DOWNLOADABLE:
         _refuse(source, given, ("--download",), ", ".join(DOWNLOADABLE))
     from sslctl.data.datasets import data_root
 

@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 
 from sslctl.errors import SslctlError
+from sslctl.locks import process_alive
 from sslctl.paths import sweeps_folder
 from sslctl.sweep.spec import Choices, Range, SweepSpec
 
@@ -161,13 +162,8 @@ def start_heartbeat(trial: optuna.Trial) -> threading.Event:
 
 def _worker_dead(attrs: dict[str, Any], now: float) -> bool:
     host, _, pid = str(attrs.get("worker", "")).rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
+    if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
+        return True
     return now - float(attrs.get("heartbeat", 0.0)) > STALE_AFTER_S
 
 

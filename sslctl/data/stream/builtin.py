@@ -36,8 +36,8 @@ def pack_builtin(
     from sslctl.data.stream import manifest as mf
     from sslctl.data.stream.pack import RAW_OPTIONS, pack_splits, png_samples
 
-    if mf.complete(out):
-        return mf.read_manifest(out, "--out"), True
+    if (done := mf.finished(out)) is not None:
+        return done, True
     try:
         dataset = load_dataset(name, root=str(root), download=download)
     except SslctlError as err:

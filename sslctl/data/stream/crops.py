@@ -70,21 +70,27 @@ def draft_factor(crop_h: float, crop_w: float, size: int) -> int:
     return k
 
 
-def _is_jpeg(data: bytes) -> bool:
+def is_jpeg(data: bytes) -> bool:
+    """The JPEG start-of-image marker."""
     return data[:2] == b"\xff\xd8"
+
+
+def decode_pil(data: bytes) -> torch.Tensor:
+    """uint8 [H, W, 3]: any format PIL reads, at full scale, as RGB."""
+    return torch.from_numpy(np.array(Image.open(io.BytesIO(data)).convert("RGB")))
 
 
 def _decode(data: bytes, k: int, height: int, width: int) -> torch.Tensor:
     """uint8 [H', W', 3]: a JPEG decoded by libjpeg-turbo at DCT scale 1/k (simplejpeg
     picks the smallest of its M/8 scales giving at least the sides asked for: each side
     ceil(side / k)), any other format by PIL at full scale."""
-    if _is_jpeg(data):
+    if is_jpeg(data):
         import simplejpeg
 
         low_h, low_w = (math.ceil(height / k), math.ceil(width / k)) if k > 1 else (0, 0)
         pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=low_h, min_width=low_w)
         return torch.from_numpy(pixels)
-    return torch.from_numpy(np.array(Image.open(io.BytesIO(data)).convert("RGB")))
+    return decode_pil(data)
 
 
 def _resize(pixels: torch.Tensor, box: tuple[float, ...], size: int) -> np.ndarray:
@@ -168,7 +174,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 def image_size(data: bytes) -> tuple[int, int]:
     """(height, width) from the header only."""
-    found = _jpeg_size(data) if _is_jpeg(data) else None
+    found = _jpeg_size(data) if is_jpeg(data) else None
     if found is not None:
         return found
     width, height = Image.open(io.BytesIO(data)).size

@@ -17,13 +17,13 @@ such small images gain nothing from ``decode: device``.
 
 from __future__ import annotations
 
-import io
 import itertools
 import warnings
 
 import numpy as np
 import torch
-from PIL import Image
+
+from sslctl.data.stream import crops
 
 
 def flatten(encoded: list[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,18 +39,19 @@ def _decode_all(flat: torch.Tensor, offsets: torch.Tensor, device: torch.device)
     from torchvision.io import ImageReadMode, decode_jpeg
 
     encoded = [flat[a:b] for a, b in itertools.pairwise(offsets.tolist())]
-    jpeg = [i for i, data in enumerate(encoded) if data[:2].tolist() == [0xFF, 0xD8]]
-    images: list = [None] * len(encoded)
+    jpeg = [i for i, data in enumerate(encoded) if crops.is_jpeg(data[:2].numpy().tobytes())]
+    images = {}
     if jpeg:
         with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders per call
             warnings.simplefilter("ignore", DeprecationWarning)
             decoded = decode_jpeg([encoded[i] for i in jpeg], mode=ImageReadMode.RGB, device=device)
-        for i, image in zip(jpeg, decoded, strict=True):
-            images[i] = image
-    for i in set(range(len(encoded))) - set(jpeg):
-        pixels = Image.open(io.BytesIO(encoded[i].numpy().tobytes())).convert("RGB")
-        images[i] = torch.from_numpy(np.asarray(pixels).copy()).permute(2, 0, 1).to(device)
-    return images
+        images = dict(zip(jpeg, decoded, strict=True))
+    return [
+        images[i]
+        if i in images
+        else crops.decode_pil(data.numpy().tobytes()).permute(2, 0, 1).to(device)
+        for i, data in enumerate(encoded)
+    ]
 
 
 def device_views(

@@ -31,6 +31,7 @@ from sslctl.data.stream import crops
 from sslctl.data.stream.feed import Reader, import_before_fork, one_thread
 from sslctl.data.stream.manifest import read_manifest, shards_path
 from sslctl.errors import SslctlError
+from sslctl.locks import process_alive
 
 DEFAULT_SIZE = 224
 # evaluation splits with more image bytes than this are streamed into the encoder, not cached
@@ -159,19 +160,9 @@ def _temporary(path: Path) -> Path:
     host = socket.gethostname().replace(".", "_")
     for old in path.parent.glob(f".{path.name}.{host}.*.tmp.npy"):  # np.save wants .npy
         pid = old.name.removesuffix(".tmp.npy").rsplit(".", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             old.unlink(missing_ok=True)
     return path.with_name(f".{path.name}.{host}.{os.getpid()}.tmp.npy")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
 
 
 def fits_on_disk(folder: Path, needed: int) -> bool:

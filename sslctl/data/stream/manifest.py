@@ -60,31 +60,40 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     os.replace(tmp, folder / MANIFEST)
 
 
-def manifest_problem(value: str) -> str | None:
-    """Why ``value`` (``shards:<path>`` or a path) is not a usable packed dataset, or None."""
+def _checked(value: str) -> tuple[dict[str, Any], str | None]:
+    """The manifest of ``value`` (``shards:<path>`` or a path) and why it is not a usable
+    packed dataset (None when it is; the manifest is then complete and checked)."""
     folder = shards_path(value)
     if not folder.exists():
-        return f"{folder} does not exist"
+        return {}, f"{folder} does not exist"
     if not folder.is_dir() or not os.access(folder, os.R_OK | os.X_OK):
-        return f"{folder} is not a readable folder"
+        return {}, f"{folder} is not a readable folder"
     path = folder / MANIFEST
     if not path.is_file():
         holder = packing_now(folder)
         if holder is not None:
-            return f"{folder} is being packed now ({describe_owner(holder)}); wait for it"
+            return {}, f"{folder} is being packed now ({describe_owner(holder)}); wait for it"
         partial = any(p.name.startswith(".partial-") for p in folder.iterdir())
         what = "an unfinished pack (re-run `sslctl data pack`)" if partial else "not a dataset"
-        return f"{folder} is {what}: no {MANIFEST}; expected a folder written by `sslctl data pack`"
+        return (
+            {},
+            f"{folder} is {what}: no {MANIFEST}; expected a folder written by `sslctl data pack`",
+        )
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        return f"unreadable {path}: {err}"
+        return {}, f"unreadable {path}: {err}"
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     repack = f"re-pack it with this sslctl: `sslctl data pack ... --out {folder}`"
     if version != FORMAT_VERSION:
-        return f"format version {version!r} in {path}; expected {FORMAT_VERSION} ({repack})"
+        return {}, f"format version {version!r} in {path}; expected {FORMAT_VERSION} ({repack})"
     problem = _content_problem(manifest) or _checksum_problem(folder, manifest)
-    return f"{path}: {problem} ({repack})" if problem else None
+    return manifest, f"{path}: {problem} ({repack})" if problem else None
+
+
+def manifest_problem(value: str) -> str | None:
+    """Why ``value`` (``shards:<path>`` or a path) is not a usable packed dataset, or None."""
+    return _checked(value)[1]
 
 
 def _is_list(value: Any, item: type | tuple[type, ...]) -> bool:
@@ -98,10 +107,10 @@ def _content_problem(manifest: dict[str, Any]) -> str | None:
     if not isinstance(splits, dict) or not splits:
         return f"'splits' is {splits!r:.60}; expected a mapping of split name -> counts"
     for name, split in splits.items():
-        split = split if isinstance(split, dict) else {}
-        sides = split.get("shorter_side")
+        fields = split if isinstance(split, dict) else {}
+        sides = fields.get("shorter_side")
         kinds = {"samples": int, "bytes": int, "per_class": dict, "shorter_side": dict}
-        if any(not isinstance(split.get(k), kind) for k, kind in kinds.items()) or not all(
+        if any(not isinstance(fields.get(k), kind) for k, kind in kinds.items()) or not all(
             isinstance(sides.get(k), int) for k in ("min", "median", "max")
         ):
             return f"split {name!r} lacks its counts ({', '.join(kinds)} with min/median/max)"
@@ -151,9 +160,15 @@ def packing_now(folder: Path) -> dict[str, Any] | None:
     return None
 
 
+def finished(folder: Path) -> dict[str, Any] | None:
+    """The manifest when ``folder`` holds a finished, intact pack of this format version."""
+    manifest, problem = _checked(str(folder))
+    return None if problem else manifest
+
+
 def complete(folder: Path) -> bool:
     """``folder`` holds a finished, intact pack of this format version."""
-    return manifest_problem(str(folder)) is None
+    return finished(folder) is not None
 
 
 def read_manifest(name_or_path: str | Path, field: str = "data.name") -> dict[str, Any]:
@@ -161,7 +176,7 @@ def read_manifest(name_or_path: str | Path, field: str = "data.name") -> dict[st
     value when the folder is missing, unreadable, not a packed dataset (or an unfinished
     one), or of another format version."""
     value = str(name_or_path)
-    problem = manifest_problem(value)
+    manifest, problem = _checked(value)
     if problem is not None:
         raise SslctlError(f"{field}: {value!r}: {problem}")
-    return json.loads((shards_path(value) / MANIFEST).read_text())
+    return manifest

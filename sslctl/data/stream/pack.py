@@ -255,8 +255,8 @@ def pack_imagefolder(
 ) -> tuple[dict[str, Any], bool]:
     """Pack ``source`` into ``out``; returns (manifest, True when already complete)."""
     source = source.expanduser().resolve()
-    if mf.complete(out):
-        return mf.read_manifest(out, "--out"), True
+    if (done := mf.finished(out)) is not None:
+        return done, True
     classes, splits = scan_imagefolder(source)
     options = {"max_side": max_side, "workers": workers, "skip_bad": skip_bad}
 
@@ -290,8 +290,8 @@ def pack_splits(
     except OSError as err:
         raise SslctlError(f"--out: cannot create {out}: {err}") from None
     with owned_lock(out / mf.PACK_LOCK, on_wait=on_wait):
-        if mf.complete(out):  # packed by the process this one waited for
-            return mf.read_manifest(out, "--out")
+        if (done := mf.finished(out)) is not None:  # packed by the process this one waited for
+            return done
         _drop_other_version(out)
         summaries = {}
         try:

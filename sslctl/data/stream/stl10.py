@@ -53,8 +53,8 @@ def pack_stl10(
     from sslctl.data.stream import manifest as mf
     from sslctl.data.stream.pack import RAW_OPTIONS, pack_splits, png_samples
 
-    if mf.complete(out):
-        return mf.read_manifest(out, "--out"), True
+    if (done := mf.finished(out)) is not None:
+        return done, True
     folder = root / "stl10_binary" if (root / "stl10_binary").is_dir() else root
     missing = [f"{s}_X.bin" for s in SPLITS if not (folder / f"{s}_X.bin").is_file()]
     if missing:
